@@ -1,0 +1,78 @@
+// Package db owns every SQL statement of Classline: the pool, migrations and
+// named queries, one file per area. Handlers and services call these functions;
+// none of them builds SQL of its own.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/classline/classline/migrations"
+)
+
+// ErrNotFound is returned by lookups that found no row.
+var ErrNotFound = errors.New("not found")
+
+// DB wraps the pool so queries hang off one value that handlers and services share.
+type DB struct {
+	Pool *pgxpool.Pool
+}
+
+// Open connects a pool and checks the database answers.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("db: parse url: %w", err)
+	}
+	cfg.MaxConnIdleTime = 5 * time.Minute
+	cfg.HealthCheckPeriod = 10 * time.Second
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("db: open pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("db: ping: %w", err)
+	}
+	return &DB{Pool: pool}, nil
+}
+
+// Close releases every connection.
+func (d *DB) Close() { d.Pool.Close() }
+
+// Ping reports whether the database answers, for /healthz.
+func (d *DB) Ping(ctx context.Context) error { return d.Pool.Ping(ctx) }
+
+// Migrate applies every embedded migration not yet applied. tern holds an
+// advisory lock, so several instances starting at once migrate only once.
+func Migrate(ctx context.Context, conn *pgx.Conn) error {
+	m, err := migrate.NewMigrator(ctx, conn, "schema_version")
+	if err != nil {
+		return fmt.Errorf("db: new migrator: %w", err)
+	}
+	if err := m.LoadMigrations(migrations.FS); err != nil {
+		return fmt.Errorf("db: load migrations: %w", err)
+	}
+	if err := m.Migrate(ctx); err != nil {
+		return fmt.Errorf("db: migrate: %w", err)
+	}
+	return nil
+}
+
+// MigrateURL opens a single connection to url and migrates it.
+func MigrateURL(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return fmt.Errorf("db: connect for migration: %w", err)
+	}
+	defer conn.Close(ctx)
+	return Migrate(ctx, conn)
+}
