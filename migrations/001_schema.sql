@@ -36,6 +36,20 @@ CREATE TABLE memberships (
 );
 CREATE INDEX memberships_department_idx ON memberships (department_id);
 
+-- Server-side sessions: the cookie carries only this random id, so logout,
+-- password change and deactivation end a session at once.
+CREATE TABLE user_sessions (
+    id          text PRIMARY KEY,
+    user_id     bigint NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token  text NOT NULL,
+    ip          text NOT NULL DEFAULT '',
+    user_agent  text NOT NULL DEFAULT '',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    last_seen_at timestamptz NOT NULL DEFAULT now(),
+    expires_at  timestamptz NOT NULL
+);
+CREATE INDEX user_sessions_user_idx ON user_sessions (user_id);
+
 -- Failed sign-ins, by account and by address, for throttling.
 CREATE TABLE login_attempts (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -238,9 +252,13 @@ CREATE TABLE message_events (
     error_code  integer,
     payload     jsonb NOT NULL DEFAULT '{}'::jsonb,
     applied     boolean NOT NULL,
+    -- true while the SID is unknown: the callback beat the create call's answer,
+    -- or the message was sent from outside Classline.
+    pending     boolean NOT NULL DEFAULT false,
     received_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX message_events_sid_idx ON message_events (message_sid, received_at);
+CREATE INDEX message_events_pending_idx ON message_events (message_sid) WHERE pending;
 
 -- The consent ledger: append-only, newest row per (phone, purpose) wins.
 CREATE TABLE consent_events (

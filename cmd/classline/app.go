@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/handlers"
+	"github.com/classline/classline/internal/auth"
+	"github.com/classline/classline/internal/config"
+	"github.com/classline/classline/internal/live"
+	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/internal/metrics"
+	"github.com/classline/classline/internal/pglocal"
+	"github.com/classline/classline/internal/twilio"
+	"github.com/classline/classline/internal/twiliosim"
+)
+
+// app is a running Classline: the same wiring serves `classline serve` and
+// the end-to-end tests.
+type app struct {
+	cfg      config.Config
+	db       *db.DB
+	sim      *twiliosim.Sim
+	simSrv   *http.Server
+	srv      *http.Server
+	ln       net.Listener
+	done     chan struct{}
+	cancel   context.CancelFunc
+	log      *slog.Logger
+	URL      string
+	AdminPW  string // set when the first admin was just created
+	AdminEML string
+}
+
+// simStepDelay paces the simulator's status callbacks so people can watch a
+// message move from queued to read.
+var simStepDelay = 900 * time.Millisecond
+
+// databaseURL returns DATABASE_URL or starts the project-local cluster.
+func databaseURL(ctx context.Context, cfg config.Config, progress io.Writer) (string, error) {
+	if cfg.DatabaseURL != "" {
+		return cfg.DatabaseURL, nil
+	}
+	cl, err := pglocal.Start(ctx, pglocal.Options{Dir: filepath.Join(cfg.VarDir, "pg"), DBName: "classline", Log: progress})
+	if err != nil {
+		return "", err
+	}
+	return cl.URL("classline"), nil
+}
+
+// startApp wires everything and starts serving on ln. publicURLSet says
+// whether PUBLIC_URL was given; otherwise it follows the listener's address.
+func startApp(ctx context.Context, cfg config.Config, ln net.Listener, publicURLSet bool, logger *slog.Logger, progress io.Writer) (*app, error) {
+	if !publicURLSet {
+		cfg.PublicURL = "http://" + ln.Addr().String()
+	}
+	if err := cfg.EnsureSessionKey(); err != nil {
+		return nil, err
+	}
+	url, err := databaseURL(ctx, cfg, progress)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.MigrateURL(ctx, url); err != nil {
+		return nil, err
+	}
+	database, err := db.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{cfg: cfg, db: database, ln: ln, done: make(chan struct{}), log: logger, URL: cfg.PublicURL}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	fail := func(err error) (*app, error) {
+		a.Close(context.Background())
+		return nil, err
+	}
+
+	gwCfg := twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIBase: cfg.TwilioAPIBase}
+	if cfg.Simulated() {
+		gwCfg, err = a.startSimulator(cfg)
+		if err != nil {
+			return fail(err)
+		}
+	}
+	gateway, err := twilio.New(gwCfg)
+	if err != nil {
+		return fail(err)
+	}
+	if err := seed(ctx, database, cfg); err != nil {
+		return fail(err)
+	}
+	authSvc := &auth.Service{DB: database}
+	a.AdminEML = envOr("CLASSLINE_ADMIN_EMAIL", "admin@school.example")
+	if a.AdminPW, err = authSvc.EnsureFirstAdmin(ctx, a.AdminEML); err != nil {
+		return fail(err)
+	}
+
+	m := metrics.New()
+	hub := live.New(database.Pool, logger)
+	go hub.Run(runCtx)
+	msgSvc := &messaging.Service{
+		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger,
+		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
+		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
+	}
+	e := handlers.New(handlers.Deps{
+		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Hub: hub, Gateway: gateway,
+		Sim: a.sim, Log: logger, Metrics: m, Done: a.done,
+	})
+	a.srv = &http.Server{
+		Handler:           e,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	// SSE streams never finish on their own: tell them to end when draining.
+	a.srv.RegisterOnShutdown(func() { close(a.done) })
+	go func() {
+		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("serve", "err", err)
+		}
+	}()
+	select {
+	case <-hub.Ready():
+	case <-time.After(15 * time.Second):
+		logger.Warn("live: listener not ready yet; continuing")
+	}
+	return a, nil
+}
+
+// startSimulator runs the Twilio simulator in-process on its own loopback port
+// and returns the gateway settings that point twilio-go at it.
+func (a *app) startSimulator(cfg config.Config) (twilio.Config, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return twilio.Config{}, fmt.Errorf("simulator listen: %w", err)
+	}
+	sid, token := "AC"+strings.Repeat("0", 32), strings.ReplaceAll(auth.NewToken(), "-", "")
+	token = strings.ReplaceAll(token, "_", "")
+	a.sim = twiliosim.New(twiliosim.Config{
+		AccountSID: sid, AuthToken: token, StepDelay: simStepDelay,
+		InboundURL: cfg.PublicURL + "/webhooks/twilio/inbound",
+		Logf:       func(f string, args ...any) { a.log.Debug(fmt.Sprintf(f, args...), "component", "twiliosim") },
+	})
+	a.simSrv = &http.Server{Handler: a.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = a.simSrv.Serve(ln) }()
+	return twilio.Config{AccountSID: sid, AuthToken: token, APIBase: "http://" + ln.Addr().String()}, nil
+}
+
+// Close drains in-flight requests, then stops the simulator and the pool.
+func (a *app) Close(ctx context.Context) error {
+	var errs []error
+	if a.srv != nil {
+		if err := a.srv.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+		}
+	}
+	if a.sim != nil {
+		a.sim.Close()
+	}
+	if a.simSrv != nil {
+		_ = a.simSrv.Close()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// seed gives a new install something to write from: the configured numbers,
+// or in simulator mode three departments with a WhatsApp number each and an
+// SMS number. Nothing is seeded once any sender exists.
+func seed(ctx context.Context, d *db.DB, cfg config.Config) error {
+	existing, err := d.ListSenders(ctx, nil)
+	if err != nil || len(existing) > 0 {
+		return err
+	}
+	if !cfg.Simulated() {
+		if cfg.WhatsAppNumber != "" {
+			if _, err := d.EnsureSender(ctx, "whatsapp", cfg.WhatsAppNumber, "School", nil); err != nil {
+				return err
+			}
+		}
+		if cfg.SMSNumber != "" {
+			if _, err := d.EnsureSender(ctx, "sms", cfg.SMSNumber, "School", nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, s := range []struct{ slug, name, wa string }{
+		{"admissions", "Admissions", "+14155550100"},
+		{"academics", "Academics", "+14155550101"},
+		{"finance", "Finance", "+14155550102"},
+	} {
+		id, err := d.EnsureDepartment(ctx, s.slug, s.name)
+		if err != nil {
+			return err
+		}
+		if _, err := d.EnsureSender(ctx, "whatsapp", s.wa, s.name, &id); err != nil {
+			return err
+		}
+		if s.slug == "admissions" {
+			if _, err := d.EnsureSender(ctx, "sms", "+14155550199", "Front office", &id); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}

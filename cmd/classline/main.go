@@ -1,0 +1,48 @@
+// Command classline runs the Classline server and its admin subcommands:
+//
+//	classline [serve]                 run the app (default)
+//	classline migrate                 apply database migrations
+//	classline user add --email E --name N --role admin|staff [--department D]... --password-stdin
+//	classline twilio-sim --addr A     run the Twilio simulator alone
+//	classline pg-stop                 stop the project-local PostgreSQL clusters
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	args := os.Args[1:]
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serveCmd(ctx, args)
+	case "migrate":
+		err = migrateCmd(ctx, args)
+	case "user":
+		err = userCmd(ctx, args)
+	case "twilio-sim":
+		err = simCmd(ctx, args)
+	case "pg-stop":
+		err = pgStopCmd(args)
+	case "help", "-h", "--help":
+		fmt.Println("usage: classline [serve|migrate|user add|twilio-sim|pg-stop] [flags]")
+		return
+	default:
+		err = fmt.Errorf("unknown command %q (try: serve, migrate, user add, twilio-sim, pg-stop)", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "classline:", err)
+		os.Exit(1)
+	}
+}

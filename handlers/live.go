@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/live"
+	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/views/components"
+)
+
+// events streams live updates as out-of-band htmx fragments. Each event is
+// re-checked against the user's session and departments before anything is
+// rendered, so a stream ends with its session and never leaks another
+// department's messages.
+func (s *Server) events(c echo.Context) error {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sub := s.Hub.Subscribe()
+	defer sub.Close()
+	s.Metrics.SSEClients.Inc()
+	defer s.Metrics.SSEClients.Dec()
+	sess, _ := c.Get(ctxSession).(db.Session)
+
+	if _, err := io.WriteString(w, "retry: 2000\n: connected\n\n"); err != nil {
+		return nil
+	}
+	w.Flush()
+	ctx := c.Request().Context()
+	heartbeat := time.NewTicker(20 * time.Second)
+	defer heartbeat.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.Done:
+			return nil
+		case <-heartbeat.C:
+			if _, err := io.WriteString(w, ": ping\n\n"); err != nil {
+				return nil
+			}
+		case ev := <-sub.C:
+			_, u, err := s.DB.SessionWithUser(ctx, sess.ID)
+			if err != nil {
+				// Signed out, deactivated, or the database is away: end the
+				// stream; the browser reconnects and is turned away if need be.
+				return nil
+			}
+			html, err := s.renderEvent(ctx, u, ev)
+			if err != nil {
+				s.Log.Warn("live: render event", "err", err, "type", ev.Type)
+				continue
+			}
+			if html == "" {
+				continue
+			}
+			if err := writeSSE(w, "update", html); err != nil {
+				return nil
+			}
+		}
+		w.Flush()
+	}
+}
+
+func (s *Server) renderEvent(ctx context.Context, u db.User, ev live.Event) (string, error) {
+	if ev.ConversationID == 0 {
+		return "", nil
+	}
+	conv, err := s.DB.ConversationByID(ctx, ev.ConversationID)
+	if errors.Is(err, db.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if !messaging.CanSee(u, conv.DepartmentID) {
+		return "", nil
+	}
+	var buf bytes.Buffer
+	now := s.Now()
+	tz := s.Config.SchoolTimezone
+	if ev.MessageID != 0 {
+		m, err := s.DB.MessageByID(ctx, ev.MessageID)
+		if err != nil {
+			return "", err
+		}
+		if err := components.LiveMessage(m, tz, now).Render(ctx, &buf); err != nil {
+			return "", err
+		}
+	}
+	if ev.Type == live.MessageCreated || ev.Type == live.ConversationUpdated {
+		if err := components.LiveConversationItem(conv, tz, now).Render(ctx, &buf); err != nil {
+			return "", err
+		}
+	}
+	return buf.String(), nil
+}
+
+// writeSSE writes one event; every line of data gets its own "data:" prefix.
+func writeSSE(w io.Writer, event, data string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "event: %s\n", event)
+	for _, line := range strings.Split(data, "\n") {
+		b.WriteString("data: ")
+		b.WriteString(line)
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	_, err := io.WriteString(w, b.String())
+	return err
+}

@@ -1,0 +1,82 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+)
+
+const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
+
+// twilioParams checks the request's X-Twilio-Signature against PUBLIC_URL +
+// the path and query Twilio called, and returns the form parameters. A nil
+// map means the request is forged, unsigned or malformed.
+func (s *Server) twilioParams(c echo.Context) map[string]string {
+	r := c.Request()
+	if err := r.ParseForm(); err != nil {
+		return nil
+	}
+	params := make(map[string]string, len(r.PostForm))
+	for k, v := range r.PostForm {
+		if len(v) > 0 {
+			params[k] = v[0]
+		}
+	}
+	sig := r.Header.Get("X-Twilio-Signature")
+	if sig == "" || !s.Gateway.ValidateSignature(s.Config.PublicURL+r.URL.RequestURI(), params, sig) {
+		return nil
+	}
+	return params
+}
+
+func twiml(c echo.Context) error {
+	return c.Blob(http.StatusOK, "text/xml; charset=utf-8", []byte(emptyTwiML))
+}
+
+// inboundWebhook stores a message a parent sent. Twilio retries on 5xx, so a
+// database failure answers 500 and the message comes again; a redelivery of
+// one already stored changes nothing.
+func (s *Server) inboundWebhook(c echo.Context) error {
+	p := s.twilioParams(c)
+	if p == nil {
+		s.Metrics.Webhooks.WithLabelValues("inbound", "forged").Inc()
+		s.Log.Warn("webhook signature rejected", "kind", "inbound", "request_id", c.Get(ctxReqID), "ip", c.RealIP())
+		return c.String(http.StatusForbidden, "invalid signature\n")
+	}
+	res, err := s.Messaging.ReceiveInbound(c.Request().Context(), p)
+	if err != nil {
+		s.Metrics.Webhooks.WithLabelValues("inbound", "error").Inc()
+		s.Log.Error("inbound webhook", "request_id", c.Get(ctxReqID), "sid", p["MessageSid"], "err", err)
+		return c.String(http.StatusInternalServerError, "could not store the message; retry\n")
+	}
+	result := "stored"
+	if res.Duplicate {
+		result = "duplicate"
+	}
+	s.Metrics.Webhooks.WithLabelValues("inbound", result).Inc()
+	s.Log.Info("inbound message", "request_id", c.Get(ctxReqID), "sid", p["MessageSid"], "result", result, "conversation_id", res.ConversationID)
+	return twiml(c)
+}
+
+// statusWebhook keeps a delivery status callback and applies it if it moves
+// the message forward.
+func (s *Server) statusWebhook(c echo.Context) error {
+	p := s.twilioParams(c)
+	if p == nil {
+		s.Metrics.Webhooks.WithLabelValues("status", "forged").Inc()
+		s.Log.Warn("webhook signature rejected", "kind", "status", "request_id", c.Get(ctxReqID), "ip", c.RealIP())
+		return c.String(http.StatusForbidden, "invalid signature\n")
+	}
+	applied, err := s.Messaging.ApplyStatus(c.Request().Context(), p)
+	if err != nil {
+		s.Metrics.Webhooks.WithLabelValues("status", "error").Inc()
+		s.Log.Error("status webhook", "request_id", c.Get(ctxReqID), "sid", p["MessageSid"], "err", err)
+		return c.String(http.StatusInternalServerError, "could not store the status; retry\n")
+	}
+	result := "applied"
+	if !applied {
+		result = "kept"
+	}
+	s.Metrics.Webhooks.WithLabelValues("status", result).Inc()
+	return twiml(c)
+}

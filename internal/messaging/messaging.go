@@ -1,0 +1,283 @@
+// Package messaging is the conversation service: staff sends, inbound
+// messages and status callbacks, each stored before anyone is told about it.
+package messaging
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/live"
+	"github.com/classline/classline/internal/policy"
+	"github.com/classline/classline/internal/twilio"
+)
+
+// MaxBodyLength is Twilio's limit for one message body.
+const MaxBodyLength = 1600
+
+// FieldErrors maps a form field to what is wrong with it, in words for staff.
+type FieldErrors map[string]string
+
+func (e FieldErrors) Error() string {
+	keys := make([]string, 0, len(e))
+	for k := range e {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+e[k])
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+// ErrForbidden means the user may not act on that conversation or sender.
+var ErrForbidden = errors.New("not allowed")
+
+// Service sends and receives messages.
+type Service struct {
+	DB                *db.DB
+	Gateway           *twilio.Gateway
+	StatusCallbackURL string
+	DefaultRegion     string
+	Log               *slog.Logger
+	// OnSend is told the outcome of each create call ("ok" or an error code), for metrics.
+	OnSend func(channel, result string)
+}
+
+// CanSee reports whether user may see things of a department (nil = none).
+func CanSee(u db.User, departmentID *int64) bool {
+	if u.IsAdmin() {
+		return true
+	}
+	return departmentID != nil && slices.Contains(u.DepartmentIDs, *departmentID)
+}
+
+// DepartmentScope is the department filter for list queries: nil for admins.
+func DepartmentScope(u db.User) []int64 {
+	if u.IsAdmin() {
+		return nil
+	}
+	if u.DepartmentIDs == nil {
+		return []int64{}
+	}
+	return u.DepartmentIDs
+}
+
+// ComposeInput is a new message typed in the composer.
+type ComposeInput struct {
+	To       string
+	Channel  string
+	Body     string
+	SenderID int64 // 0: the first sender of the channel the user may use
+}
+
+// Compose validates a new message, stores it as queued in its conversation
+// and submits it to Twilio. Twilio refusing the message is not an error
+// here: the message is stored as failed with Twilio's reason, which staff see.
+func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conversationID, messageID int64, err error) {
+	errs := FieldErrors{}
+	phone, perr := policy.NormalizePhone(in.To, s.DefaultRegion)
+	if strings.TrimSpace(in.To) == "" {
+		errs["to"] = "Enter the phone number to write to."
+	} else if perr != nil {
+		errs["to"] = perr.Error()
+	}
+	if in.Channel != policy.ChannelWhatsApp && in.Channel != policy.ChannelSMS {
+		errs["channel"] = "Choose WhatsApp or SMS."
+	}
+	checkBody(in.Body, errs)
+	var sender db.Sender
+	if _, bad := errs["channel"]; !bad {
+		sender, err = s.pickSender(ctx, u, in.Channel, in.SenderID)
+		if err != nil {
+			var fe FieldErrors
+			if errors.As(err, &fe) {
+				for k, v := range fe {
+					errs[k] = v
+				}
+			} else {
+				return 0, 0, err
+			}
+		}
+	}
+	if perr == nil && len(errs) == 0 {
+		if out, err := s.DB.OptedOut(ctx, phone, policy.PurposeTransactional); err != nil {
+			return 0, 0, err
+		} else if out {
+			errs["to"] = "This number has opted out (it replied STOP). It can opt back in by replying START."
+		}
+	}
+	if len(errs) > 0 {
+		return 0, 0, errs
+	}
+	err = s.DB.InTx(ctx, func(tx pgx.Tx) error {
+		contactID, err := db.UpsertContactTx(ctx, tx, phone, "")
+		if err != nil {
+			return err
+		}
+		conversationID, err = db.UpsertConversationTx(ctx, tx, contactID, sender)
+		if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("compose to %s: %w", in.Channel, err)
+	}
+	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body)
+	return conversationID, messageID, err
+}
+
+// Reply sends body in an existing conversation, from its sender.
+func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, body string) (int64, error) {
+	conv, err := s.DB.ConversationByID(ctx, conversationID)
+	if err != nil {
+		return 0, err
+	}
+	if !CanSee(u, conv.DepartmentID) {
+		return 0, ErrForbidden
+	}
+	errs := FieldErrors{}
+	checkBody(body, errs)
+	if len(errs) == 0 {
+		if out, err := s.DB.OptedOut(ctx, conv.Contact.Phone, policy.PurposeTransactional); err != nil {
+			return 0, err
+		} else if out {
+			errs["body"] = "This contact has opted out (replied STOP); they must reply START before you can write again."
+		}
+	}
+	if len(errs) > 0 {
+		return 0, errs
+	}
+	return s.send(ctx, u, conv.ID, conv.Sender, conv.Contact.Phone, body)
+}
+
+func checkBody(body string, errs FieldErrors) {
+	switch n := utf8.RuneCountInString(body); {
+	case strings.TrimSpace(body) == "":
+		errs["body"] = "Write a message first."
+	case n > MaxBodyLength:
+		errs["body"] = fmt.Sprintf("The message is %d characters; the limit is %d.", n, MaxBodyLength)
+	}
+}
+
+func (s *Service) pickSender(ctx context.Context, u db.User, channel string, id int64) (db.Sender, error) {
+	if id != 0 {
+		sd, err := s.DB.SenderByID(ctx, id)
+		if errors.Is(err, db.ErrNotFound) || (err == nil && !CanSee(u, sd.DepartmentID)) {
+			return sd, FieldErrors{"sender": "Choose one of your departments' senders."}
+		}
+		if err != nil {
+			return sd, err
+		}
+		if sd.Channel != channel {
+			return sd, FieldErrors{"sender": "That sender does not send " + channelName(channel) + "."}
+		}
+		return sd, nil
+	}
+	senders, err := s.DB.ListSenders(ctx, DepartmentScope(u))
+	if err != nil {
+		return db.Sender{}, err
+	}
+	for _, sd := range senders {
+		if sd.Channel == channel && sd.Status != "OFFLINE" {
+			return sd, nil
+		}
+	}
+	return db.Sender{}, FieldErrors{"channel": "No " + channelName(channel) + " sender is set up for your departments yet. Ask an admin to add one."}
+}
+
+func channelName(c string) string {
+	if c == policy.ChannelWhatsApp {
+		return "WhatsApp"
+	}
+	return "SMS"
+}
+
+// send stores the message as queued, then calls Twilio and records its answer.
+func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string) (int64, error) {
+	seg := policy.CountSegments(body)
+	from := policy.Address(sender.Channel, sender.Address)
+	to := policy.Address(sender.Channel, phone)
+	var messageID int64
+	err := s.DB.InTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		messageID, err = db.InsertOutboundTx(ctx, tx, db.NewOutbound{
+			ConversationID: conversationID, Channel: sender.Channel, From: from, To: to,
+			Body: body, Segments: seg.Count, SentBy: u.ID,
+		})
+		if err != nil {
+			return err
+		}
+		return live.Publish(ctx, tx, live.Event{Type: live.MessageCreated, ConversationID: conversationID, MessageID: messageID, DepartmentID: deref(sender.DepartmentID)})
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store outbound: %w", err)
+	}
+	req := twilio.SendRequest{To: to, Body: body, StatusCallback: s.StatusCallbackURL}
+	if sender.Address != "" {
+		req.From = from
+	} else {
+		req.MessagingServiceSID = sender.MessagingServiceSID
+	}
+	// The request outlives a closed browser tab: once queued, it must be submitted.
+	msg, err := s.Gateway.SendMessage(context.WithoutCancel(ctx), req)
+	if err != nil {
+		code, text := 0, "Twilio could not be reached, so the message may not have been sent: "+err.Error()
+		var apiErr *twilio.APIError
+		if errors.As(err, &apiErr) {
+			code, text = apiErr.Code, apiErr.Message
+		}
+		s.count(sender.Channel, strconv.Itoa(code))
+		s.Log.Warn("send failed", "message_id", messageID, "code", code, "err", err)
+		if ferr := s.DB.SetMessageFailed(ctx, messageID, code, text); ferr != nil {
+			return messageID, ferr
+		}
+		return messageID, s.publishStatus(ctx, conversationID, messageID, sender.DepartmentID)
+	}
+	s.count(sender.Channel, "ok")
+	err = s.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if err := db.LockSIDTx(ctx, tx, msg.SID); err != nil {
+			return err
+		}
+		if err := db.SetMessageSubmittedTx(ctx, tx, messageID, msg.SID, msg.NumSegments); err != nil {
+			return err
+		}
+		// Callbacks can beat the create call's answer; they were kept, apply them now.
+		if _, err := applyPendingTx(ctx, tx, msg.SID); err != nil {
+			return err
+		}
+		return live.Publish(ctx, tx, live.Event{Type: live.MessageStatus, ConversationID: conversationID, MessageID: messageID, DepartmentID: deref(sender.DepartmentID)})
+	})
+	if err != nil {
+		return messageID, fmt.Errorf("record sid %s: %w", msg.SID, err)
+	}
+	return messageID, nil
+}
+
+func (s *Service) count(channel, result string) {
+	if s.OnSend != nil {
+		s.OnSend(channel, result)
+	}
+}
+
+func (s *Service) publishStatus(ctx context.Context, conversationID, messageID int64, dep *int64) error {
+	return live.Publish(ctx, s.DB.Pool, live.Event{Type: live.MessageStatus, ConversationID: conversationID, MessageID: messageID, DepartmentID: deref(dep)})
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -1,0 +1,96 @@
+// Package components holds the templ pieces pages are built from and that
+// live updates re-render, so a swapped fragment is byte-for-byte the same as
+// the one on first load.
+package components
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/policy"
+)
+
+// When formats t in the school's zone: the time for today, otherwise the date too.
+func When(t time.Time, tz *time.Location, now time.Time) string {
+	if tz == nil {
+		tz = time.UTC
+	}
+	lt, ln := t.In(tz), now.In(tz)
+	if lt.Year() == ln.Year() && lt.YearDay() == ln.YearDay() {
+		return lt.Format("15:04")
+	}
+	if lt.Year() == ln.Year() {
+		return lt.Format("2 Jan 15:04")
+	}
+	return lt.Format("2 Jan 2006 15:04")
+}
+
+// ISO is a machine-readable time for <time datetime>.
+func ISO(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// StatusLabel is the word staff see for a Twilio status.
+func StatusLabel(s string) string {
+	switch s {
+	case "queued", "accepted", "scheduled":
+		return "queued"
+	case "sending":
+		return "sending"
+	case "partially_delivered":
+		return "delivered"
+	default:
+		return strings.ReplaceAll(s, "_", " ")
+	}
+}
+
+// StatusClass is the CSS class of a status pill.
+func StatusClass(s string) string { return "status status-" + strings.ReplaceAll(s, "_", "-") }
+
+// ChannelLabel names a channel for people.
+func ChannelLabel(c string) string {
+	if c == policy.ChannelWhatsApp {
+		return "WhatsApp"
+	}
+	return "SMS"
+}
+
+// MessageID is the DOM id of a message, the key live updates replace by.
+func MessageID(id int64) string { return fmt.Sprintf("msg-%d", id) }
+
+// ThreadID is the DOM id of a conversation's message column.
+func ThreadID(conversationID int64) string { return fmt.Sprintf("thread-%d", conversationID) }
+
+// ConversationItemID is the DOM id of a conversation in the list.
+func ConversationItemID(id int64) string { return fmt.Sprintf("conv-item-%d", id) }
+
+// ErrorText explains a failed message.
+func ErrorText(m db.Message) string {
+	code := 0
+	if m.ErrorCode != nil {
+		code = *m.ErrorCode
+	}
+	if exp := policy.ExplainError(code); exp != "" && code != 0 {
+		return fmt.Sprintf("%s (error %d)", exp, code)
+	}
+	return m.ErrorMessage
+}
+
+// SenderLabel names a sender: display name or department, then the number.
+func SenderLabel(s db.Sender) string {
+	name := s.DisplayName
+	if name == "" {
+		name = s.DepartmentName
+	}
+	addr := policy.FormatPhone(s.Address)
+	if s.Address == "" {
+		addr = s.MessagingServiceSID
+	}
+	if name == "" {
+		return ChannelLabel(s.Channel) + " " + addr
+	}
+	return fmt.Sprintf("%s · %s %s", name, ChannelLabel(s.Channel), addr)
+}
+
+// ConversationURL links to a conversation.
+func ConversationURL(id int64) string { return fmt.Sprintf("/conversations/%d", id) }

@@ -1,0 +1,71 @@
+// Package pages holds one templ component per page, rendered whole for a
+// plain request and as its content fragment for htmx.
+package pages
+
+import (
+	"net/url"
+	"strconv"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/policy"
+)
+
+// LoginForm is the sign-in form with what was typed and what went wrong.
+type LoginForm struct {
+	Email string
+	Error string
+	Next  string
+}
+
+// ComposeForm is the new-message form.
+type ComposeForm struct {
+	To, Channel, Body string
+	SenderID          int64
+	Senders           []db.Sender
+	Errors            map[string]string
+}
+
+// ReplyForm is the composer under a conversation.
+type ReplyForm struct {
+	ConversationID int64
+	Body           string
+	Error          string
+}
+
+// SimulatorForm is the "reply as a parent" form.
+type SimulatorForm struct {
+	From, To, Body, ProfileName string
+	Errors                      map[string]string
+	Sent                        string
+	Senders                     []db.Sender
+	Recent                      []db.Conversation
+}
+
+func idString(id int64) string { return strconv.FormatInt(id, 10) }
+
+func describedBy(id string, errs map[string]string, key string, hint bool) string {
+	out := ""
+	if hint {
+		out = id + "-hint"
+	}
+	if errs[key] != "" {
+		if out != "" {
+			out += " "
+		}
+		out += id + "-error"
+	}
+	return out
+}
+
+func windowLeft(w policy.Window) string {
+	h := int(w.Remaining.Hours())
+	m := int(w.Remaining.Minutes()) % 60
+	if h > 0 {
+		return strconv.Itoa(h) + " h " + strconv.Itoa(m) + " min"
+	}
+	return strconv.Itoa(m) + " min"
+}
+
+func simulatorLink(c db.Conversation) string {
+	return "/simulator?from=" + url.QueryEscape(c.Contact.Phone) + "&to=" + strconv.FormatInt(c.Sender.ID, 10)
+}
