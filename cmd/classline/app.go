@@ -31,6 +31,7 @@ type app struct {
 	cfg      config.Config
 	db       *db.DB
 	sim      *twiliosim.Sim
+	simToken string
 	simSrv   *http.Server
 	srv      *http.Server
 	ln       net.Listener
@@ -42,9 +43,16 @@ type app struct {
 	AdminEML string
 }
 
-// simStepDelay paces the simulator's status callbacks so people can watch a
-// message move from queued to read.
-var simStepDelay = 900 * time.Millisecond
+// appOptions are what startApp needs besides the configuration.
+type appOptions struct {
+	Listener     net.Listener
+	PublicURLSet bool // PUBLIC_URL was given; otherwise it follows the listener
+	Logger       *slog.Logger
+	Progress     io.Writer // human progress lines (PostgreSQL start-up)
+	// SimStepDelay paces the simulator's status callbacks; the default lets
+	// people watch a message move from queued to read.
+	SimStepDelay time.Duration
+}
 
 // databaseURL returns DATABASE_URL or starts the project-local cluster.
 func databaseURL(ctx context.Context, cfg config.Config, progress io.Writer) (string, error) {
@@ -58,10 +66,13 @@ func databaseURL(ctx context.Context, cfg config.Config, progress io.Writer) (st
 	return cl.URL("classline"), nil
 }
 
-// startApp wires everything and starts serving on ln. publicURLSet says
-// whether PUBLIC_URL was given; otherwise it follows the listener's address.
-func startApp(ctx context.Context, cfg config.Config, ln net.Listener, publicURLSet bool, logger *slog.Logger, progress io.Writer) (*app, error) {
-	if !publicURLSet {
+// startApp wires everything and starts serving on o.Listener.
+func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error) {
+	ln, logger, progress := o.Listener, o.Logger, o.Progress
+	if o.SimStepDelay == 0 {
+		o.SimStepDelay = 900 * time.Millisecond
+	}
+	if !o.PublicURLSet {
 		cfg.PublicURL = "http://" + ln.Addr().String()
 	}
 	if err := cfg.EnsureSessionKey(); err != nil {
@@ -88,7 +99,7 @@ func startApp(ctx context.Context, cfg config.Config, ln net.Listener, publicURL
 
 	gwCfg := twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIBase: cfg.TwilioAPIBase}
 	if cfg.Simulated() {
-		gwCfg, err = a.startSimulator(cfg)
+		gwCfg, err = a.startSimulator(cfg, o.SimStepDelay)
 		if err != nil {
 			return fail(err)
 		}
@@ -142,15 +153,16 @@ func startApp(ctx context.Context, cfg config.Config, ln net.Listener, publicURL
 
 // startSimulator runs the Twilio simulator in-process on its own loopback port
 // and returns the gateway settings that point twilio-go at it.
-func (a *app) startSimulator(cfg config.Config) (twilio.Config, error) {
+func (a *app) startSimulator(cfg config.Config, step time.Duration) (twilio.Config, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return twilio.Config{}, fmt.Errorf("simulator listen: %w", err)
 	}
 	sid, token := "AC"+strings.Repeat("0", 32), strings.ReplaceAll(auth.NewToken(), "-", "")
 	token = strings.ReplaceAll(token, "_", "")
+	a.simToken = token
 	a.sim = twiliosim.New(twiliosim.Config{
-		AccountSID: sid, AuthToken: token, StepDelay: simStepDelay,
+		AccountSID: sid, AuthToken: token, StepDelay: step,
 		InboundURL: cfg.PublicURL + "/webhooks/twilio/inbound",
 		Logf:       func(f string, args ...any) { a.log.Debug(fmt.Sprintf(f, args...), "component", "twiliosim") },
 	})

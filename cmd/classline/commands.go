@@ -44,7 +44,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (set ADDR to use another address): %w", cfg.Addr, err)
 	}
-	a, err := startApp(ctx, cfg, ln, os.Getenv("PUBLIC_URL") != "", logger, os.Stderr)
+	a, err := startApp(ctx, cfg, appOptions{Listener: ln, PublicURLSet: os.Getenv("PUBLIC_URL") != "", Logger: logger, Progress: os.Stderr})
 	if err != nil {
 		_ = ln.Close()
 		return err
