@@ -56,17 +56,28 @@ func (d *DB) SenderByID(ctx context.Context, id int64) (Sender, error) {
 
 // EnsureSender returns the sender for channel+address, creating it when
 // missing. Inbound messages to a number we have not registered still land
-// somewhere an admin can see them instead of being dropped.
+// somewhere an admin can see them instead of being dropped. It reads first:
+// every inbound webhook calls it, and an upsert would lock the sender row.
 func (d *DB) EnsureSender(ctx context.Context, channel, address, displayName string, departmentID *int64) (Sender, error) {
-	var id int64
-	err := d.Pool.QueryRow(ctx, `
-		INSERT INTO senders (channel, address, display_name, department_id) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (channel, address) WHERE address <> '' DO UPDATE SET channel = EXCLUDED.channel
-		RETURNING id`, channel, address, displayName, departmentID).Scan(&id)
-	if err != nil {
-		return Sender{}, fmt.Errorf("db: ensure sender %s %s: %w", channel, address, err)
+	const byAddress = `SELECT ` + senderColumns + ` FROM senders s LEFT JOIN departments d ON d.id = s.department_id
+		WHERE s.channel = $1 AND s.address = $2`
+	s, err := scanSender(d.Pool.QueryRow(ctx, byAddress, channel, address))
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		if err != nil {
+			err = fmt.Errorf("db: sender %s %s: %w", channel, address, err)
+		}
+		return s, err
 	}
-	return d.SenderByID(ctx, id)
+	if _, err := d.Pool.Exec(ctx, `
+		INSERT INTO senders (channel, address, display_name, department_id) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (channel, address) WHERE address <> '' DO NOTHING`, channel, address, displayName, departmentID); err != nil {
+		return Sender{}, fmt.Errorf("db: create sender %s %s: %w", channel, address, err)
+	}
+	s, err = scanSender(d.Pool.QueryRow(ctx, byAddress, channel, address))
+	if err != nil {
+		return s, fmt.Errorf("db: sender %s %s: %w", channel, address, err)
+	}
+	return s, nil
 }
 
 // EnsureDepartment returns the id of the department with slug, creating it.

@@ -27,7 +27,7 @@ import (
 // in-process Twilio simulator, real HTTP) started for one test.
 type testApp struct {
 	*app
-	t     *testing.T
+	t     testing.TB
 	token string // the simulator's auth token, which signs webhooks
 }
 
@@ -37,7 +37,7 @@ type testOptions struct {
 }
 
 // startTestApp starts Classline on a random loopback port with a fresh database.
-func startTestApp(t *testing.T, o testOptions) *testApp {
+func startTestApp(t testing.TB, o testOptions) *testApp {
 	t.Helper()
 	env := map[string]string{
 		"DATABASE_URL":  dbtest.NewURL(t),
@@ -82,7 +82,7 @@ func startTestApp(t *testing.T, o testOptions) *testApp {
 }
 
 // testWriter sends server logs to the test log, shown only on failure.
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -216,7 +216,7 @@ func (ta *testApp) webhook(path string, form url.Values, token string) (int, str
 }
 
 // eventually polls cond until it holds or the (generous) deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
