@@ -251,3 +251,27 @@ func LockSIDTx(ctx context.Context, q Querier, sid string) error {
 	}
 	return nil
 }
+
+// Change is a message created or updated after some moment.
+type Change struct {
+	ConversationID, MessageID int64
+	Created                   bool // created (not only updated) after the moment
+}
+
+// ChangesSince lists messages of the given departments (nil: all) created or
+// updated after since, oldest first: what a live stream missed while it was
+// connecting or reconnecting.
+func (d *DB) ChangesSince(ctx context.Context, departments []int64, since time.Time, limit int) ([]Change, error) {
+	rows, err := d.Pool.Query(ctx, `
+		SELECT m.conversation_id, m.id, m.created_at > $2
+		FROM messages m JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.status_updated_at > $2 AND ($1::bigint[] IS NULL OR c.department_id = ANY($1))
+		ORDER BY m.status_updated_at, m.id LIMIT $3`, departments, since, limit)
+	if err != nil {
+		return nil, fmt.Errorf("db: changes since %s: %w", since, err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Change, error) {
+		var c Change
+		return c, r.Scan(&c.ConversationID, &c.MessageID, &c.Created)
+	})
+}

@@ -85,7 +85,7 @@ func (s *Server) conversation(c echo.Context) error {
 		Reply:  pages.ReplyForm{ConversationID: conv.ID},
 		Window: policy.WhatsAppWindow(conv.LastInboundAt, now),
 	}
-	p := s.page(c, conv.Contact.DisplayName(), "inbox")
+	p := s.page(c, components.ContactName(conv.Contact), "inbox")
 	return render(c, http.StatusOK, pages.Conversation(p, v), pages.ConversationContent(p, v))
 }
 
@@ -96,7 +96,7 @@ func (s *Server) reply(c echo.Context) error {
 		return err
 	}
 	body := c.FormValue("body")
-	p := s.page(c, conv.Contact.DisplayName(), "inbox")
+	p := s.page(c, components.ContactName(conv.Contact), "inbox")
 	msgID, err := s.Messaging.Reply(ctx, *currentUser(c), conv.ID, body)
 	var fe messaging.FieldErrors
 	if errors.As(err, &fe) {
@@ -137,7 +137,7 @@ func (s *Server) conversationWithReply(c echo.Context, f pages.ReplyForm) error 
 	}
 	now := s.Now()
 	v := pages.ConversationView{Conversation: conv, Messages: msgs, List: list, Now: now, Reply: f, Window: policy.WhatsAppWindow(conv.LastInboundAt, now)}
-	return render(c, http.StatusUnprocessableEntity, pages.Conversation(s.page(c, conv.Contact.DisplayName(), "inbox"), v), nil)
+	return render(c, http.StatusUnprocessableEntity, pages.Conversation(s.page(c, components.ContactName(conv.Contact), "inbox"), v), nil)
 }
 
 // visibleConversation loads the :id conversation if the user may see it. A

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,8 +38,13 @@ func (s *Server) events(c echo.Context) error {
 	if _, err := io.WriteString(w, "retry: 2000\n: connected\n\n"); err != nil {
 		return nil
 	}
-	w.Flush()
 	ctx := c.Request().Context()
+	if u := currentUser(c); u != nil {
+		if err := s.catchUp(ctx, w, *u, streamSince(c, s.Now())); err != nil {
+			s.Log.Warn("live: catch up", "err", err)
+		}
+	}
+	w.Flush()
 	heartbeat := time.NewTicker(20 * time.Second)
 	defer heartbeat.Stop()
 	for {
@@ -66,7 +72,7 @@ func (s *Server) events(c echo.Context) error {
 			if html == "" {
 				continue
 			}
-			if err := writeSSE(w, "update", html); err != nil {
+			if err := writeSSE(w, s.eventID(), "update", html); err != nil {
 				return nil
 			}
 		}
@@ -108,10 +114,63 @@ func (s *Server) renderEvent(ctx context.Context, u db.User, ev live.Event) (str
 	return buf.String(), nil
 }
 
+// maxCatchUp bounds how far back a stream replays; an older page reloads instead.
+const maxCatchUp = 10 * time.Minute
+
+// streamSince is the moment to replay from: the browser's Last-Event-ID on a
+// reconnect, else the page's render time, never older than maxCatchUp.
+func streamSince(c echo.Context, now time.Time) time.Time {
+	raw := c.Request().Header.Get("Last-Event-ID")
+	if raw == "" {
+		raw = c.QueryParam("since")
+	}
+	us, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || us <= 0 {
+		return now
+	}
+	since := time.UnixMicro(us)
+	if floor := now.Add(-maxCatchUp); since.Before(floor) {
+		return floor
+	}
+	return since
+}
+
+// catchUp sends what changed after since, so a page misses nothing between
+// its render and the stream's start (or during a reconnect).
+func (s *Server) catchUp(ctx context.Context, w io.Writer, u db.User, since time.Time) error {
+	changes, err := s.DB.ChangesSince(ctx, messaging.DepartmentScope(u), since, 200)
+	if err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		typ := live.MessageStatus
+		if ch.Created {
+			typ = live.MessageCreated
+		}
+		html, err := s.renderEvent(ctx, u, live.Event{Type: typ, ConversationID: ch.ConversationID, MessageID: ch.MessageID})
+		if err != nil {
+			return err
+		}
+		if html == "" {
+			continue
+		}
+		if err := writeSSE(w, s.eventID(), "update", html); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eventID is the stream position the browser echoes as Last-Event-ID on
+// reconnect: a time slightly in the past, so nothing is missed across instances.
+func (s *Server) eventID() string {
+	return strconv.FormatInt(s.Now().Add(-2*time.Second).UnixMicro(), 10)
+}
+
 // writeSSE writes one event; every line of data gets its own "data:" prefix.
-func writeSSE(w io.Writer, event, data string) error {
+func writeSSE(w io.Writer, id, event, data string) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "event: %s\n", event)
+	fmt.Fprintf(&b, "id: %s\nevent: %s\n", id, event)
 	for _, line := range strings.Split(data, "\n") {
 		b.WriteString("data: ")
 		b.WriteString(line)

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -16,6 +17,9 @@ func (s *Server) page(c echo.Context, title, active string) layout.Page {
 	return layout.Page{
 		Title: title, User: currentUser(c), CSRF: csrfToken(c), Active: active,
 		Simulated: s.Config.Simulated(), TZ: s.Config.SchoolTimezone,
+		// A little before now: clocks of app and database may differ slightly,
+		// and replaying a message twice is harmless (it replaces itself).
+		Rendered: s.Now().Add(-2 * time.Second),
 	}
 }
 

@@ -242,6 +242,8 @@ CREATE TABLE messages (
 );
 CREATE INDEX messages_conversation_idx ON messages (conversation_id, created_at DESC, id DESC);
 CREATE INDEX messages_search_idx ON messages USING gin (search);
+-- Live streams catch up on what changed while they (re)connected.
+CREATE INDEX messages_status_updated_idx ON messages (status_updated_at);
 CREATE INDEX messages_broadcast_idx ON messages (broadcast_id) WHERE broadcast_id IS NOT NULL;
 
 -- Every status callback, kept as it came, including ones for SIDs we do not know (yet).

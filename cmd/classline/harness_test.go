@@ -60,7 +60,7 @@ func startTestApp(t testing.TB, o testOptions) *testApp {
 		o.StepDelay = 30 * time.Millisecond
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := startApp(context.Background(), cfg, appOptions{Listener: ln, Logger: logger, Progress: io.Discard, SimStepDelay: o.StepDelay})
+	a, err := startApp(context.Background(), cfg, appOptions{Listener: ln, PublicURLSet: env["PUBLIC_URL"] != "", Logger: logger, Progress: io.Discard, SimStepDelay: o.StepDelay})
 	if err != nil {
 		t.Fatalf("start app: %v", err)
 	}

@@ -94,3 +94,12 @@ func SenderLabel(s db.Sender) string {
 
 // ConversationURL links to a conversation.
 func ConversationURL(id int64) string { return fmt.Sprintf("/conversations/%d", id) }
+
+// ContactName is what staff see for a contact: the name, else WhatsApp's
+// profile name, else the number in a readable format.
+func ContactName(c db.Contact) string {
+	if c.Name != "" || c.ProfileName != "" {
+		return c.DisplayName()
+	}
+	return policy.FormatPhone(c.Phone)
+}

@@ -2,6 +2,7 @@
 package layout
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/classline/classline/db"
@@ -15,6 +16,14 @@ type Page struct {
 	Active    string // nav key of the current area
 	Simulated bool
 	TZ        *time.Location
+	// Rendered is when the page's data was read; the live stream replays
+	// what changed after it, so nothing between render and connect is lost.
+	Rendered time.Time
+}
+
+// EventsURL is the live stream's address for this page.
+func (p Page) EventsURL() string {
+	return "/events?since=" + strconv.FormatInt(p.Rendered.UnixMicro(), 10)
 }
 
 // NavItem is one entry of the top navigation.
@@ -45,3 +54,10 @@ func (p Page) VisibleNav() []NavItem {
 	}
 	return out
 }
+
+// htmxConfig keeps htmx CSP-clean (no eval, no injected indicator styles) and
+// swaps error answers: a 422 is the form with its errors, and every other
+// error answer to htmx is retargeted by the server to the toast region.
+const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0,` +
+	`"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"422","swap":true},` +
+	`{"code":"[45]..","swap":true,"error":true}]}`

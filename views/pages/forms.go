@@ -69,3 +69,11 @@ func windowLeft(w policy.Window) string {
 func simulatorLink(c db.Conversation) string {
 	return "/simulator?from=" + url.QueryEscape(c.Contact.Phone) + "&to=" + strconv.FormatInt(c.Sender.ID, 10)
 }
+
+// boolText renders a boolean ARIA state; a bare attribute would read as false.
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
