@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/classline/classline/db"
@@ -36,6 +37,7 @@ type app struct {
 	srv      *http.Server
 	ln       net.Listener
 	done     chan struct{}
+	doneOnce sync.Once
 	cancel   context.CancelFunc
 	log      *slog.Logger
 	URL      string
@@ -137,7 +139,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	// SSE streams never finish on their own: tell them to end when draining.
-	a.srv.RegisterOnShutdown(func() { close(a.done) })
+	a.srv.RegisterOnShutdown(func() { a.doneOnce.Do(func() { close(a.done) }) })
 	go func() {
 		if err := a.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			logger.Error("serve", "err", err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -14,9 +12,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/classline/classline/db/dbtest"
-	"github.com/classline/classline/internal/config"
 )
 
 // This file tests signing in, sessions, CSRF and department isolation over
@@ -274,7 +269,7 @@ func TestAuthSessionCookieFlags(t *testing.T) {
 	})
 
 	t.Run("https", func(t *testing.T) {
-		ta := startTestAppPublicURL(t, "https://school.example")
+		ta := startTestApp(t, testOptions{StepDelay: time.Hour, Env: map[string]string{"PUBLIC_URL": "https://school.example"}})
 		pre, _, post := signInRaw(t, ta.URL, ta.AdminEML, ta.AdminPW)
 		check(t, "GET /login", pre, true)
 		check(t, "POST /login", post, true)
@@ -636,46 +631,6 @@ func signInRaw(t *testing.T, base, email, password string) (pre *http.Cookie, to
 		t.Fatal("login set no session cookie")
 	}
 	return pre, tok, post
-}
-
-// startTestAppPublicURL starts Classline as startTestApp does, but with
-// PUBLIC_URL set (as `serve` does when the variable is given): the server
-// believes it is reached at publicURL, while the test talks to the loopback
-// listener (ta.URL).
-func startTestAppPublicURL(t *testing.T, publicURL string) *testApp {
-	t.Helper()
-	env := map[string]string{
-		"DATABASE_URL":  dbtest.NewURL(t),
-		"ADDR":          "127.0.0.1:0",
-		"CLASSLINE_VAR": t.TempDir(),
-		"SESSION_KEY":   strings.Repeat("k", 40),
-		"PUBLIC_URL":    publicURL,
-	}
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := startApp(context.Background(), cfg, appOptions{Listener: ln, PublicURLSet: true, Logger: logger, Progress: io.Discard, SimStepDelay: time.Hour})
-	if err != nil {
-		t.Fatalf("start app: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := a.Close(ctx); err != nil {
-			t.Errorf("close app: %v", err)
-		}
-	})
-	if a.cfg.PublicURL != publicURL {
-		t.Fatalf("app runs with PublicURL %q, want %q", a.cfg.PublicURL, publicURL)
-	}
-	a.URL = "http://" + ln.Addr().String()
-	return &testApp{app: a, t: t, token: a.simToken}
 }
 
 func countRows(t *testing.T, ta *testApp, query string, args ...any) int {

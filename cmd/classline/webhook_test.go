@@ -38,10 +38,10 @@ func postSigned(t *testing.T, ta *testApp, path string, form url.Values, signatu
 	return doHTTP(t, plainClient(), http.MethodPost, ta.URL+path, form, h)
 }
 
-// postTwilio posts form signed as Twilio would for ta.URL + path.
+// postTwilio posts form signed as Twilio would for PUBLIC_URL + path.
 func postTwilio(t *testing.T, ta *testApp, path string, form url.Values) httpResult {
 	t.Helper()
-	return postSigned(t, ta, path, form, twilioSignature(ta.token, ta.URL+path, form))
+	return postSigned(t, ta, path, form, twilioSignature(ta.token, ta.cfg.PublicURL+path, form))
 }
 
 func checkTwiML(t *testing.T, what string, r httpResult) {
@@ -253,7 +253,7 @@ func TestWebhookForgedRejected(t *testing.T) {
 // Signatures are checked against PUBLIC_URL, not the address the request
 // reached: behind a proxy Twilio signs the public URL.
 func TestWebhookSignatureUsesPublicURL(t *testing.T) {
-	ta := startTestAppPublicURL(t, "https://school.example")
+	ta := startTestApp(t, testOptions{StepDelay: time.Hour, Env: map[string]string{"PUBLIC_URL": "https://school.example"}})
 	f := inboundForm(newSID(), "whatsapp:+15557654321", "whatsapp:+14155550100", "Hello", "Maria")
 	if r := postSigned(t, ta, inboundPath, f, twilioSignature(ta.token, ta.URL+inboundPath, f)); r.status != http.StatusForbidden {
 		t.Fatalf("signed for the listener's address: %d, want 403", r.status)

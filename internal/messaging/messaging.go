@@ -183,6 +183,9 @@ func (s *Service) pickSender(ctx context.Context, u db.User, channel string, id 
 		if sd.Channel != channel {
 			return sd, FieldErrors{"sender": "That sender does not send " + channelName(channel) + "."}
 		}
+		if sd.Status == "OFFLINE" {
+			return sd, FieldErrors{"sender": "That sender is offline at Twilio, so it cannot send now. Choose another sender."}
+		}
 		return sd, nil
 	}
 	senders, err := s.DB.ListSenders(ctx, DepartmentScope(u))

@@ -842,3 +842,19 @@ func TestDepartmentScopeFiltersConversations(t *testing.T) {
 		}
 	}
 }
+
+// An OFFLINE sender is never used, even when chosen explicitly.
+func TestComposeRefusesOfflineSender(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if _, err := e.db.Pool.Exec(context.Background(), `UPDATE senders SET status = 'OFFLINE' WHERE id = $1`, e.waAdmissions.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.svc.Compose(context.Background(), e.admin, messaging.ComposeInput{To: "+1 555 010 4242", Channel: "whatsapp", Body: "Hi", SenderID: e.waAdmissions.ID})
+	var fe messaging.FieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(fe["sender"], "offline") {
+		t.Fatalf("err = %v, want a sender field error saying it is offline", err)
+	}
+	if n := len(e.sim.Messages()); n != 0 {
+		t.Fatalf("an offline sender sent %d messages", n)
+	}
+}
