@@ -33,7 +33,7 @@ func (d *DB) OptedOut(ctx context.Context, phone, purpose string) (bool, error) 
 	err := d.Pool.QueryRow(ctx, `SELECT coalesce((SELECT NOT opted_in FROM consent_events WHERE phone = $1 AND purpose = $2
 		ORDER BY created_at DESC, id DESC LIMIT 1), false)`, phone, purpose).Scan(&out)
 	if err != nil {
-		return false, fmt.Errorf("db: consent of %s: %w", phone, err)
+		return false, fmt.Errorf("db: consent lookup: %w", err)
 	}
 	return out, nil
 }

@@ -26,13 +26,14 @@ type Conversation struct {
 
 const conversationColumns = `c.id, c.channel, c.status, c.department_id, coalesce(dep.name, ''), c.last_message_at, c.last_inbound_at,
 	ct.id, ct.phone, ct.name, ct.profile_name, ct.role,
-	s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id, coalesce(dep.name, ''), s.status,
+	s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id, coalesce(sdep.name, ''), s.status,
 	coalesce(lm.body, ''), coalesce(lm.direction, '')`
 
 const conversationFrom = `conversations c
 	JOIN contacts ct ON ct.id = c.contact_id
 	JOIN senders s ON s.id = c.sender_id
 	LEFT JOIN departments dep ON dep.id = c.department_id
+	LEFT JOIN departments sdep ON sdep.id = s.department_id
 	LEFT JOIN LATERAL (SELECT m.body, m.direction FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_note
 	                   ORDER BY m.created_at DESC, m.id DESC LIMIT 1) lm ON true`
 

@@ -167,16 +167,25 @@ func (d *DB) SetMessageFailed(ctx context.Context, id int64, code int, msg strin
 	return nil
 }
 
+// LockedMessage is what a status change needs to know about a message.
+type LockedMessage struct {
+	ID, ConversationID, DepartmentID int64 // 0 when none
+	Status                           string
+}
+
 // MessageForUpdateTx locks the message with a Twilio SID for a status change.
-func MessageForUpdateTx(ctx context.Context, q Querier, sid string) (id, conversationID int64, status string, err error) {
-	err = q.QueryRow(ctx, `SELECT id, coalesce(conversation_id, 0), status FROM messages WHERE twilio_sid = $1 FOR UPDATE`, sid).Scan(&id, &conversationID, &status)
+func MessageForUpdateTx(ctx context.Context, q Querier, sid string) (LockedMessage, error) {
+	var m LockedMessage
+	err := q.QueryRow(ctx, `SELECT m.id, coalesce(m.conversation_id, 0), coalesce(c.department_id, 0), m.status
+		FROM messages m LEFT JOIN conversations c ON c.id = m.conversation_id
+		WHERE m.twilio_sid = $1 FOR UPDATE OF m`, sid).Scan(&m.ID, &m.ConversationID, &m.DepartmentID, &m.Status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, "", ErrNotFound
+		return m, ErrNotFound
 	}
 	if err != nil {
-		return 0, 0, "", fmt.Errorf("db: lock message %s: %w", sid, err)
+		return m, fmt.Errorf("db: lock message %s: %w", sid, err)
 	}
-	return id, conversationID, status, nil
+	return m, nil
 }
 
 // UpdateMessageStatusTx sets a message's status (the caller checked the order).
@@ -274,4 +283,16 @@ func (d *DB) ChangesSince(ctx context.Context, departments []int64, since time.T
 		var c Change
 		return c, r.Scan(&c.ConversationID, &c.MessageID, &c.Created)
 	})
+}
+
+// MessageBySID finds the conversation and id of a stored message by its Twilio SID.
+func (d *DB) MessageBySID(ctx context.Context, sid string) (conversationID, messageID int64, err error) {
+	err = d.Pool.QueryRow(ctx, `SELECT coalesce(conversation_id, 0), id FROM messages WHERE twilio_sid = $1`, sid).Scan(&conversationID, &messageID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("db: message by sid: %w", err)
+	}
+	return conversationID, messageID, nil
 }

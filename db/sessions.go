@@ -75,19 +75,32 @@ func (d *DB) DeleteUserSessions(ctx context.Context, userID int64) error {
 	return nil
 }
 
-// RecordLoginAttempt keeps one sign-in attempt for throttling and audit.
-func (d *DB) RecordLoginAttempt(ctx context.Context, email, ip string, ok bool) error {
-	_, err := d.Pool.Exec(ctx, `INSERT INTO login_attempts (email, ip, succeeded) VALUES (lower($1), $2, $3)`, email, ip, ok)
+// LockLoginTx serialises sign-in attempts for one address and one account
+// until the transaction ends, so parallel guesses cannot all read "fewer than
+// five failures" before any is recorded. Address first, then account: every
+// attempt takes them in the same order, so they cannot deadlock.
+func LockLoginTx(ctx context.Context, q Querier, email, ip string) error {
+	_, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('login-ip:' || $1, 0)),
+		pg_advisory_xact_lock(hashtextextended('login-email:' || lower($2), 0))`, ip, email)
+	if err != nil {
+		return fmt.Errorf("db: lock login: %w", err)
+	}
+	return nil
+}
+
+// RecordLoginAttemptTx keeps one sign-in attempt for throttling and audit.
+func RecordLoginAttemptTx(ctx context.Context, q Querier, email, ip string, ok bool) error {
+	_, err := q.Exec(ctx, `INSERT INTO login_attempts (email, ip, succeeded) VALUES (lower($1), $2, $3)`, email, ip, ok)
 	if err != nil {
 		return fmt.Errorf("db: record login attempt: %w", err)
 	}
 	return nil
 }
 
-// FailedLogins counts failures since `since` for the account and for the
-// address, each counted only after that key's last success.
-func (d *DB) FailedLogins(ctx context.Context, email, ip string, since time.Time) (byEmail, byIP int, err error) {
-	err = d.Pool.QueryRow(ctx, `
+// FailedLoginsTx counts failures since `since` for the account (only those
+// after its last success) and for the address.
+func FailedLoginsTx(ctx context.Context, q Querier, email, ip string, since time.Time) (byEmail, byIP int, err error) {
+	err = q.QueryRow(ctx, `
 		SELECT
 		  (SELECT count(*) FROM login_attempts a WHERE lower(a.email) = lower($1) AND NOT a.succeeded AND a.created_at > $3
 		     AND a.created_at > coalesce((SELECT max(created_at) FROM login_attempts s WHERE lower(s.email) = lower($1) AND s.succeeded), '-infinity')),

@@ -94,7 +94,12 @@ func (d *DB) UserByID(ctx context.Context, id int64) (User, error) {
 
 // UserByEmail finds a user by email, case-insensitively.
 func (d *DB) UserByEmail(ctx context.Context, email string) (User, error) {
-	u, err := scanUser(d.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE lower(u.email) = lower($1)`, strings.TrimSpace(email)))
+	return UserByEmailTx(ctx, d.Pool, email)
+}
+
+// UserByEmailTx is UserByEmail inside a transaction.
+func UserByEmailTx(ctx context.Context, q Querier, email string) (User, error) {
+	u, err := scanUser(q.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE lower(u.email) = lower($1)`, strings.TrimSpace(email)))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return u, fmt.Errorf("db: user by email: %w", err)
 	}

@@ -65,28 +65,31 @@ func (s *Server) compose(c echo.Context) error {
 }
 
 func (s *Server) conversation(c echo.Context) error {
-	ctx := c.Request().Context()
-	u := currentUser(c)
 	conv, err := s.visibleConversation(c)
 	if err != nil {
 		return err
 	}
+	return s.renderConversation(c, http.StatusOK, conv, pages.ReplyForm{ConversationID: conv.ID})
+}
+
+// renderConversation renders the conversation page with the reply form f.
+func (s *Server) renderConversation(c echo.Context, status int, conv db.Conversation, f pages.ReplyForm) error {
+	ctx := c.Request().Context()
 	msgs, err := s.DB.ConversationMessages(ctx, conv.ID, 200)
 	if err != nil {
 		return err
 	}
-	list, err := s.DB.ListConversations(ctx, messaging.DepartmentScope(*u), db.ConversationPage{Limit: listSize})
+	list, err := s.DB.ListConversations(ctx, messaging.DepartmentScope(*currentUser(c)), db.ConversationPage{Limit: listSize})
 	if err != nil {
 		return err
 	}
 	now := s.Now()
 	v := pages.ConversationView{
-		Conversation: conv, Messages: msgs, List: list, Now: now,
-		Reply:  pages.ReplyForm{ConversationID: conv.ID},
+		Conversation: conv, Messages: msgs, List: list, Now: now, Reply: f,
 		Window: policy.WhatsAppWindow(conv.LastInboundAt, now),
 	}
 	p := s.page(c, components.ContactName(conv.Contact), "inbox")
-	return render(c, http.StatusOK, pages.Conversation(p, v), pages.ConversationContent(p, v))
+	return render(c, status, pages.Conversation(p, v), pages.ConversationContent(p, v))
 }
 
 func (s *Server) reply(c echo.Context) error {
@@ -102,7 +105,7 @@ func (s *Server) reply(c echo.Context) error {
 	if errors.As(err, &fe) {
 		f := pages.ReplyForm{ConversationID: conv.ID, Body: body, Error: fe["body"]}
 		if !isHTMX(c) {
-			return s.conversationWithReply(c, f)
+			return s.renderConversation(c, http.StatusUnprocessableEntity, conv, f)
 		}
 		return render(c, http.StatusUnprocessableEntity, pages.ReplyComposer(p, f), nil)
 	}
@@ -119,25 +122,6 @@ func (s *Server) reply(c echo.Context) error {
 	// A fresh composer, plus the message itself out of band: the live stream
 	// sends it too, and the client keeps one copy.
 	return render(c, http.StatusOK, pages.ReplySent(p, pages.ReplyForm{ConversationID: conv.ID}, m, s.Now()), nil)
-}
-
-func (s *Server) conversationWithReply(c echo.Context, f pages.ReplyForm) error {
-	conv, err := s.visibleConversation(c)
-	if err != nil {
-		return err
-	}
-	ctx := c.Request().Context()
-	msgs, err := s.DB.ConversationMessages(ctx, conv.ID, 200)
-	if err != nil {
-		return err
-	}
-	list, err := s.DB.ListConversations(ctx, messaging.DepartmentScope(*currentUser(c)), db.ConversationPage{Limit: listSize})
-	if err != nil {
-		return err
-	}
-	now := s.Now()
-	v := pages.ConversationView{Conversation: conv, Messages: msgs, List: list, Now: now, Reply: f, Window: policy.WhatsAppWindow(conv.LastInboundAt, now)}
-	return render(c, http.StatusUnprocessableEntity, pages.Conversation(s.page(c, components.ContactName(conv.Contact), "inbox"), v), nil)
 }
 
 // visibleConversation loads the :id conversation if the user may see it. A

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -19,10 +21,19 @@ import (
 	"github.com/classline/classline/views/components"
 )
 
-// events streams live updates as out-of-band htmx fragments. Each event is
-// re-checked against the user's session and departments before anything is
-// rendered, so a stream ends with its session and never leaks another
-// department's messages.
+const (
+	// maxCatchUp bounds how far back a stream replays; an older page reloads instead.
+	maxCatchUp = 10 * time.Minute
+	// catchUpLimit is the most changes replayed; more means "reload".
+	catchUpLimit = 200
+	// sessionRecheck is how often a stream confirms its session still exists,
+	// so a signed-out or deactivated user's stream ends within that time.
+	sessionRecheck = 30 * time.Second
+)
+
+// events streams live updates as out-of-band htmx fragments. Departments are
+// checked in memory from the event itself; each event is rendered once per
+// instance and shared by every stream that may see it.
 func (s *Server) events(c echo.Context) error {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
@@ -34,20 +45,31 @@ func (s *Server) events(c echo.Context) error {
 	s.Metrics.SSEClients.Inc()
 	defer s.Metrics.SSEClients.Dec()
 	sess, _ := c.Get(ctxSession).(db.Session)
+	u := *currentUser(c)
+	ctx := c.Request().Context()
 
 	if _, err := io.WriteString(w, "retry: 2000\n: connected\n\n"); err != nil {
 		return nil
 	}
-	ctx := c.Request().Context()
-	if u := currentUser(c); u != nil {
-		if err := s.catchUp(ctx, w, *u, streamSince(c, s.Now())); err != nil {
-			s.Log.Warn("live: catch up", "err", err)
-		}
+	since := streamSince(c, s.Now())
+	if err := s.catchUp(ctx, w, u, since); err != nil {
+		s.Log.Warn("live: catch up", "err", err)
 	}
 	w.Flush()
+	lastSent := s.Now()
+	checked := time.Now()
 	heartbeat := time.NewTicker(20 * time.Second)
 	defer heartbeat.Stop()
 	for {
+		if time.Since(checked) > sessionRecheck {
+			var err error
+			if _, u, err = s.DB.SessionWithUser(ctx, sess.ID); err != nil {
+				// Signed out, deactivated, or the database is away: end the
+				// stream; the browser reconnects and is turned away if need be.
+				return nil
+			}
+			checked = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -58,13 +80,17 @@ func (s *Server) events(c echo.Context) error {
 				return nil
 			}
 		case ev := <-sub.C:
-			_, u, err := s.DB.SessionWithUser(ctx, sess.ID)
-			if err != nil {
-				// Signed out, deactivated, or the database is away: end the
-				// stream; the browser reconnects and is turned away if need be.
-				return nil
+			if sub.Lost() {
+				// Events were dropped (slow reader or the listener reconnected):
+				// replay from the last one sent.
+				if err := s.catchUp(ctx, w, u, lastSent.Add(-2*time.Second)); err != nil {
+					s.Log.Warn("live: catch up after loss", "err", err)
+				}
 			}
-			html, err := s.renderEvent(ctx, u, ev)
+			if !canSeeDepartment(u, ev.DepartmentID) {
+				continue
+			}
+			html, err := s.renders.get(ev.ID, func() (string, error) { return s.renderEvent(context.WithoutCancel(ctx), ev) })
 			if err != nil {
 				s.Log.Warn("live: render event", "err", err, "type", ev.Type)
 				continue
@@ -75,12 +101,19 @@ func (s *Server) events(c echo.Context) error {
 			if err := writeSSE(w, s.eventID(), "update", html); err != nil {
 				return nil
 			}
+			lastSent = s.Now()
 		}
 		w.Flush()
 	}
 }
 
-func (s *Server) renderEvent(ctx context.Context, u db.User, ev live.Event) (string, error) {
+func canSeeDepartment(u db.User, departmentID int64) bool {
+	return u.IsAdmin() || (departmentID != 0 && slices.Contains(u.DepartmentIDs, departmentID))
+}
+
+// renderEvent renders the fragments an event changes; the caller has
+// checked the user may see the event's department.
+func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error) {
 	if ev.ConversationID == 0 {
 		return "", nil
 	}
@@ -90,9 +123,6 @@ func (s *Server) renderEvent(ctx context.Context, u db.User, ev live.Event) (str
 	}
 	if err != nil {
 		return "", err
-	}
-	if !messaging.CanSee(u, conv.DepartmentID) {
-		return "", nil
 	}
 	var buf bytes.Buffer
 	now := s.Now()
@@ -114,9 +144,6 @@ func (s *Server) renderEvent(ctx context.Context, u db.User, ev live.Event) (str
 	return buf.String(), nil
 }
 
-// maxCatchUp bounds how far back a stream replays; an older page reloads instead.
-const maxCatchUp = 10 * time.Minute
-
 // streamSince is the moment to replay from: the browser's Last-Event-ID on a
 // reconnect, else the page's render time, never older than maxCatchUp.
 func streamSince(c echo.Context, now time.Time) time.Time {
@@ -136,18 +163,22 @@ func streamSince(c echo.Context, now time.Time) time.Time {
 }
 
 // catchUp sends what changed after since, so a page misses nothing between
-// its render and the stream's start (or during a reconnect).
+// its render and the stream's start, or while events were dropped. When too
+// much changed it tells the page to reload instead of sending part of it.
 func (s *Server) catchUp(ctx context.Context, w io.Writer, u db.User, since time.Time) error {
-	changes, err := s.DB.ChangesSince(ctx, messaging.DepartmentScope(u), since, 200)
+	changes, err := s.DB.ChangesSince(ctx, messaging.DepartmentScope(u), since, catchUpLimit+1)
 	if err != nil {
 		return err
+	}
+	if len(changes) > catchUpLimit {
+		return writeSSE(w, s.eventID(), "refresh", "reload")
 	}
 	for _, ch := range changes {
 		typ := live.MessageStatus
 		if ch.Created {
 			typ = live.MessageCreated
 		}
-		html, err := s.renderEvent(ctx, u, live.Event{Type: typ, ConversationID: ch.ConversationID, MessageID: ch.MessageID})
+		html, err := s.renderEvent(ctx, live.Event{Type: typ, ConversationID: ch.ConversationID, MessageID: ch.MessageID})
 		if err != nil {
 			return err
 		}
@@ -179,4 +210,42 @@ func writeSSE(w io.Writer, id, event, data string) error {
 	b.WriteByte('\n')
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// renderCache shares one rendering of an event among all streams of this
+// instance: without it, N open inboxes cost N rounds of queries per event.
+type renderCache struct {
+	mu      sync.Mutex
+	entries map[string]*renderEntry
+}
+
+type renderEntry struct {
+	once sync.Once
+	html string
+	err  error
+	at   time.Time
+}
+
+func (rc *renderCache) get(key string, render func() (string, error)) (string, error) {
+	if key == "" {
+		return render()
+	}
+	rc.mu.Lock()
+	if rc.entries == nil {
+		rc.entries = map[string]*renderEntry{}
+	}
+	e, ok := rc.entries[key]
+	if !ok {
+		now := time.Now()
+		for k, old := range rc.entries {
+			if now.Sub(old.at) > time.Minute {
+				delete(rc.entries, k)
+			}
+		}
+		e = &renderEntry{at: now}
+		rc.entries[key] = e
+	}
+	rc.mu.Unlock()
+	e.once.Do(func() { e.html, e.err = render() })
+	return e.html, e.err
 }

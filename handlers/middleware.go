@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -213,7 +212,3 @@ func isHTMX(c echo.Context) bool {
 	h := c.Request().Header
 	return h.Get("HX-Request") == "true" && h.Get("HX-Boosted") != "true" && h.Get("HX-History-Restore-Request") != "true"
 }
-
-// detached keeps a request's values but not its cancellation, for work that
-// must finish once started.
-func detached(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

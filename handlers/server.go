@@ -44,6 +44,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	cookies *sessions.CookieStore
+	renders renderCache
 }
 
 // New builds the Echo instance with every route. The route table is the one

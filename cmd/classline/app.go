@@ -178,7 +178,9 @@ func (a *app) Close(ctx context.Context) error {
 	var errs []error
 	if a.srv != nil {
 		if err := a.srv.Shutdown(ctx); err != nil {
+			// Out of patience: cut what is left, so the pool below can close.
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
+			_ = a.srv.Close()
 		}
 	}
 	if a.sim != nil {

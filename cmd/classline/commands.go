@@ -10,8 +10,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/classline/classline/db"
@@ -30,6 +32,8 @@ func newLogger(level string) *slog.Logger {
 }
 
 func serveCmd(ctx context.Context, args []string) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -60,6 +64,7 @@ func serveCmd(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	<-ctx.Done()
+	stop() // a second Ctrl-C now ends the process at once
 	logger.Info("shutting down: finishing in-flight requests")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -141,6 +146,9 @@ func userCmd(ctx context.Context, args []string) error {
 	var ids []int64
 	for _, slug := range deps {
 		slug = strings.ToLower(strings.TrimSpace(slug))
+		if slug == "" {
+			return errors.New("--department needs a name, e.g. --department admissions")
+		}
 		id, err := d.EnsureDepartment(ctx, slug, strings.ToUpper(slug[:1])+slug[1:])
 		if err != nil {
 			return err

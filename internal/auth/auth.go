@@ -8,10 +8,12 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
 	"github.com/alexedwards/argon2id"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/classline/classline/db"
 )
@@ -98,28 +100,47 @@ func (s *Service) now() time.Time {
 	return time.Now()
 }
 
+// hashSlots caps concurrent password checks: each takes 64 MiB, and a burst
+// of sign-ins must not exhaust the server's memory.
+var hashSlots = make(chan struct{}, max(2, runtime.NumCPU()))
+
 // Login checks credentials, throttles repeated failures and opens a new
 // session (a fresh id and CSRF token every time: session rotation).
 func (s *Service) Login(ctx context.Context, email, password, ip, userAgent string) (db.Session, db.User, error) {
 	email = strings.TrimSpace(email)
-	byEmail, byIP, err := s.DB.FailedLogins(ctx, email, ip, s.now().Add(-Window))
+	var u db.User
+	var ok bool
+	err := s.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if err := db.LockLoginTx(ctx, tx, email, ip); err != nil {
+			return err
+		}
+		byEmail, byIP, err := db.FailedLoginsTx(ctx, tx, email, ip, s.now().Add(-Window))
+		if err != nil {
+			return err
+		}
+		if byEmail >= MaxFailuresPerAccount || byIP >= MaxFailuresPerAddress {
+			return ErrThrottled
+		}
+		var uerr error
+		u, uerr = db.UserByEmailTx(ctx, tx, email)
+		if uerr != nil && !errors.Is(uerr, db.ErrNotFound) {
+			return uerr
+		}
+		hash := dummyHash
+		if uerr == nil {
+			hash = u.PasswordHash
+		}
+		select {
+		case hashSlots <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		ok = CheckPassword(password, hash) && uerr == nil && u.DeactivatedAt == nil
+		<-hashSlots
+		return db.RecordLoginAttemptTx(ctx, tx, email, ip, ok)
+	})
 	if err != nil {
 		return db.Session{}, db.User{}, err
-	}
-	if byEmail >= MaxFailuresPerAccount || byIP >= MaxFailuresPerAddress {
-		return db.Session{}, db.User{}, ErrThrottled
-	}
-	u, err := s.DB.UserByEmail(ctx, email)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
-		return db.Session{}, db.User{}, err
-	}
-	hash := dummyHash
-	if err == nil {
-		hash = u.PasswordHash
-	}
-	ok := CheckPassword(password, hash) && err == nil && u.DeactivatedAt == nil
-	if rerr := s.DB.RecordLoginAttempt(ctx, email, ip, ok); rerr != nil {
-		return db.Session{}, db.User{}, rerr
 	}
 	if !ok {
 		return db.Session{}, db.User{}, ErrInvalidCredentials

@@ -5,6 +5,8 @@ package live
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -29,10 +31,13 @@ const (
 // Event says what changed; subscribers load what they may see. Ids only: a
 // NOTIFY payload is limited to 8000 bytes and must never carry message text.
 type Event struct {
+	// ID is unique per publish, so work done once per event (rendering) can
+	// be shared by every subscriber.
+	ID             string `json:"id"`
 	Type           string `json:"type"`
 	ConversationID int64  `json:"conversation_id,omitempty"`
 	MessageID      int64  `json:"message_id,omitempty"`
-	DepartmentID   int64  `json:"department_id,omitempty"`
+	DepartmentID   int64  `json:"department_id,omitempty"` // 0: no department (admins only)
 }
 
 // Execer is a pool or a transaction.
@@ -42,6 +47,9 @@ type Execer interface {
 
 // Publish queues e for every listener; inside a transaction it is sent at commit.
 func Publish(ctx context.Context, q Execer, e Event) error {
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	e.ID = hex.EncodeToString(id[:])
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("live: encode event: %w", err)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
@@ -233,16 +234,21 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 	} else {
 		req.MessagingServiceSID = sender.MessagingServiceSID
 	}
-	// The request outlives a closed browser tab: once queued, it must be submitted.
-	msg, err := s.Gateway.SendMessage(context.WithoutCancel(ctx), req)
+	// From here on the work outlives a closed browser tab: once queued, the
+	// message must be submitted and Twilio's answer recorded, or its SID and
+	// callbacks would be lost.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	msg, err := s.Gateway.SendMessage(ctx, req)
 	if err != nil {
-		code, text := 0, "Twilio could not be reached, so the message may not have been sent: "+err.Error()
+		code, text := 0, "Twilio could not be reached, so the message may not have been sent. Check with the recipient before sending again."
 		var apiErr *twilio.APIError
 		if errors.As(err, &apiErr) {
 			code, text = apiErr.Code, apiErr.Message
 		}
 		s.count(sender.Channel, strconv.Itoa(code))
-		s.Log.Warn("send failed", "message_id", messageID, "code", code, "err", err)
+		// Twilio's message text can hold the phone number: log the code only.
+		s.Log.Warn("send failed", "message_id", messageID, "code", code, "network_error", code == 0)
 		if ferr := s.DB.SetMessageFailed(ctx, messageID, code, text); ferr != nil {
 			return messageID, ferr
 		}

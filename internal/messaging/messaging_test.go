@@ -689,8 +689,11 @@ func TestReceiveInboundConsent(t *testing.T) {
 	if _, err := e.svc.ReceiveInbound(ctx, stop); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.count(`SELECT count(*) FROM consent_events WHERE phone = $1 AND NOT opted_in AND method = 'keyword'`, phone); n != 1 {
-		t.Fatalf("opt-out events: %d, want 1 (a redelivery adds none)", n)
+	if n := e.count(`SELECT count(*) FROM consent_events WHERE phone = $1 AND NOT opted_in AND method = 'keyword'`, phone); n != 2 {
+		t.Fatalf("opt-out events: %d, want 2 (transactional and marketing; a redelivery adds none)", n)
+	}
+	if out, err := e.db.OptedOut(ctx, phone, policy.PurposeMarketing); err != nil || !out {
+		t.Fatalf("OptedOut(marketing) = %v, %v: STOP must end marketing too", out, err)
 	}
 	if out, err := e.db.OptedOut(ctx, phone, policy.PurposeTransactional); err != nil || !out {
 		t.Fatalf("OptedOut = %v, %v", out, err)

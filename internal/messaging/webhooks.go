@@ -39,6 +39,14 @@ func (s *Service) ReceiveInbound(ctx context.Context, p map[string]string) (Inbo
 	if sid == "" {
 		return res, errors.New("inbound webhook without MessageSid")
 	}
+	// Redeliveries are common (Twilio retries on timeouts): answer them
+	// without touching the contact, conversation or sender rows.
+	switch convID, msgID, err := s.DB.MessageBySID(ctx, sid); {
+	case err == nil:
+		return Inbound{ConversationID: convID, MessageID: msgID, Duplicate: true, Keyword: policy.ClassifyKeyword(p["Body"])}, nil
+	case !errors.Is(err, db.ErrNotFound):
+		return res, err
+	}
 	fromChannel, fromPhone := policy.ParseAddress(p["From"])
 	_, toPhone := policy.ParseAddress(p["To"])
 	if fromPhone == "" || toPhone == "" {
@@ -88,11 +96,19 @@ func (s *Service) ReceiveInbound(ctx context.Context, p map[string]string) (Inbo
 		if res.Keyword == policy.KeywordOptOut || res.Keyword == policy.KeywordOptIn {
 			// Twilio's own keyword handling has already answered the sender; we
 			// record it so no one sends to an opted-out number from Classline.
-			if err := db.InsertConsentTx(ctx, tx, db.ConsentEvent{
-				Phone: fromPhone, Channel: fromChannel, Purpose: policy.PurposeTransactional,
-				OptedIn: res.Keyword == policy.KeywordOptIn, Method: "keyword", Source: "inbound " + sid,
-			}); err != nil {
-				return err
+			// STOP ends every purpose; START restores transactional messages
+			// only, since marketing needs consent given on purpose.
+			purposes := []string{policy.PurposeTransactional}
+			if res.Keyword == policy.KeywordOptOut {
+				purposes = append(purposes, policy.PurposeMarketing)
+			}
+			for _, purpose := range purposes {
+				if err := db.InsertConsentTx(ctx, tx, db.ConsentEvent{
+					Phone: fromPhone, Channel: fromChannel, Purpose: purpose,
+					OptedIn: res.Keyword == policy.KeywordOptIn, Method: "keyword", Source: "inbound " + sid,
+				}); err != nil {
+					return err
+				}
 			}
 		}
 		return live.Publish(ctx, tx, live.Event{Type: live.MessageCreated, ConversationID: res.ConversationID, MessageID: res.MessageID, DepartmentID: deref(sender.DepartmentID)})
@@ -119,30 +135,28 @@ func (s *Service) ApplyStatus(ctx context.Context, p map[string]string) (applied
 		return false, errors.New("status callback without MessageSid or MessageStatus")
 	}
 	code, _ := strconv.Atoi(p["ErrorCode"])
-	var ev live.Event
 	err = s.DB.InTx(ctx, func(tx pgx.Tx) error {
 		if err := db.LockSIDTx(ctx, tx, sid); err != nil {
 			return err
 		}
-		id, conversationID, current, err := db.MessageForUpdateTx(ctx, tx, sid)
+		m, err := db.MessageForUpdateTx(ctx, tx, sid)
 		if errors.Is(err, db.ErrNotFound) {
 			return db.InsertStatusEventTx(ctx, tx, db.StatusEvent{SID: sid, Status: status, ErrorCode: code, Payload: p, Pending: true})
 		}
 		if err != nil {
 			return err
 		}
-		applied = policy.ShouldApplyStatus(current, status)
+		applied = policy.ShouldApplyStatus(m.Status, status)
 		if err := db.InsertStatusEventTx(ctx, tx, db.StatusEvent{SID: sid, Status: status, ErrorCode: code, Payload: p, Applied: applied}); err != nil {
 			return err
 		}
 		if !applied {
 			return nil
 		}
-		if err := db.UpdateMessageStatusTx(ctx, tx, id, status, code, p["ErrorMessage"]); err != nil {
+		if err := db.UpdateMessageStatusTx(ctx, tx, m.ID, status, code, p["ErrorMessage"]); err != nil {
 			return err
 		}
-		ev = live.Event{Type: live.MessageStatus, ConversationID: conversationID, MessageID: id}
-		return live.Publish(ctx, tx, ev)
+		return live.Publish(ctx, tx, live.Event{Type: live.MessageStatus, ConversationID: m.ConversationID, MessageID: m.ID, DepartmentID: m.DepartmentID})
 	})
 	if err != nil {
 		return false, fmt.Errorf("apply status %s %s: %w", sid, status, err)
@@ -156,10 +170,11 @@ func applyPendingTx(ctx context.Context, tx pgx.Tx, sid string) (int, error) {
 	if err != nil || len(events) == 0 {
 		return 0, err
 	}
-	id, _, current, err := db.MessageForUpdateTx(ctx, tx, sid)
+	m, err := db.MessageForUpdateTx(ctx, tx, sid)
 	if err != nil {
 		return 0, err
 	}
+	id, current := m.ID, m.Status
 	n := 0
 	for _, e := range events {
 		apply := policy.ShouldApplyStatus(current, e.Status)

@@ -158,4 +158,9 @@
   const live = (on) => document.querySelectorAll('.live-dot').forEach((d) => d.classList.toggle('is-offline', !on));
   document.addEventListener('htmx:sseOpen', () => live(true));
   document.addEventListener('htmx:sseError', () => live(false));
+  // The server sends "refresh" when more changed than it can replay (a long
+  // disconnect): the page reloads itself instead of showing stale data.
+  document.addEventListener('htmx:sseBeforeMessage', (e) => {
+    if (e.detail && e.detail.type === 'refresh') { e.preventDefault(); window.location.reload(); }
+  });
 })();

@@ -91,7 +91,7 @@ func ComposeContent(p layout.Page, f ComposeForm) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form id=\"compose-form\" method=\"post\" action=\"/compose\" class=\"stack\" hx-post=\"/compose\" hx-target=\"#main\" hx-swap=\"innerHTML\" novalidate><input type=\"hidden\" name=\"_csrf\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "<form id=\"compose-form\" method=\"post\" action=\"/compose\" class=\"stack\" hx-post=\"/compose\" hx-target=\"#main\" hx-swap=\"innerHTML\" hx-disabled-elt=\"find button[type=submit]\" novalidate><input type=\"hidden\" name=\"_csrf\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
