@@ -379,20 +379,6 @@ func TestBrowserSignInSendAndWatchDelivered(t *testing.T) {
 	if got := evalJS[string](b, `document.querySelector('#conv-list .conv-preview').textContent.trim()`); !strings.Contains(got, "Reminder: the school trip") {
 		t.Errorf("the conversation list's preview reads %q, want the message sent", got)
 	}
-
-	if os.Getenv("CLASSLINE_SCREENSHOT") == "1" {
-		ctx, cancel := context.WithTimeout(b.ctx, browserWait)
-		defer cancel()
-		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("screenshot: %v", err)
-		}
-		out := filepath.Join("..", "..", "docs", "screenshot.png")
-		if err := os.WriteFile(out, png, 0o644); err != nil {
-			t.Fatalf("write %s: %v", out, err)
-		}
-		t.Logf("wrote %s (%d bytes)", out, len(png))
-	}
 }
 
 // TestBrowserParentReplyAppearsLive: a parent's reply (made by the simulator
@@ -454,6 +440,27 @@ func TestBrowserParentReplyAppearsLive(t *testing.T) {
 	if n := evalJS[int](b, fmt.Sprintf(`document.querySelectorAll('[id="conv-item-%d"]').length`, convID)); n != 1 {
 		t.Errorf("the conversation appears %d times in the list after live updates, want once", n)
 	}
+	b.waitFor("the school's message read", fmt.Sprintf(`!!document.querySelector('%s .msg-out [data-status="read"]')`, thread))
+	screenshotForREADME(t, b)
+}
+
+// screenshotForREADME writes docs/screenshot.png when CLASSLINE_SCREENSHOT=1.
+func screenshotForREADME(t *testing.T, b *browserTab) {
+	t.Helper()
+	if os.Getenv("CLASSLINE_SCREENSHOT") != "1" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	out := filepath.Join("..", "..", "docs", "screenshot.png")
+	if err := os.WriteFile(out, png, 0o644); err != nil {
+		t.Fatalf("write %s: %v", out, err)
+	}
+	t.Logf("wrote %s (%d bytes)", out, len(png))
 }
 
 // TestBrowserComposeErrorKeepsInput: an invalid number is explained next to
