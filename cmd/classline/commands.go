@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -97,6 +98,11 @@ func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 func userCmd(ctx context.Context, args []string) error {
+	return userAdd(ctx, args, os.Stdin, os.Getenv)
+}
+
+// userAdd is `classline user add`, with its input and environment passed in.
+func userAdd(ctx context.Context, args []string, stdin io.Reader, getenv func(string) string) error {
 	if len(args) == 0 || args[0] != "add" {
 		return errors.New("usage: classline user add --email E --name N --role admin|staff [--department D]... --password-stdin")
 	}
@@ -119,7 +125,7 @@ func userCmd(ctx context.Context, args []string) error {
 	if !*pwStdin {
 		return errors.New("--password-stdin is required: pipe the password in, so it never shows in the process list")
 	}
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return fmt.Errorf("read password: %w", err)
 	}
@@ -127,7 +133,7 @@ func userCmd(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(os.Getenv)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return err
 	}
