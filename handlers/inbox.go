@@ -69,7 +69,7 @@ func (s *Server) conversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderConversation(c, http.StatusOK, conv, pages.ReplyForm{ConversationID: conv.ID})
+	return s.renderConversation(c, http.StatusOK, conv, pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel})
 }
 
 // renderConversation renders the conversation page with the reply form f.
@@ -103,7 +103,7 @@ func (s *Server) reply(c echo.Context) error {
 	msgID, err := s.Messaging.Reply(ctx, *currentUser(c), conv.ID, body)
 	var fe messaging.FieldErrors
 	if errors.As(err, &fe) {
-		f := pages.ReplyForm{ConversationID: conv.ID, Body: body, Error: fe["body"]}
+		f := pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel, Body: body, Error: fe["body"]}
 		if !isHTMX(c) {
 			return s.renderConversation(c, http.StatusUnprocessableEntity, conv, f)
 		}
@@ -121,7 +121,7 @@ func (s *Server) reply(c echo.Context) error {
 	}
 	// A fresh composer, plus the message itself out of band: the live stream
 	// sends it too, and the client keeps one copy.
-	return render(c, http.StatusOK, pages.ReplySent(p, pages.ReplyForm{ConversationID: conv.ID}, m, s.Now()), nil)
+	return render(c, http.StatusOK, pages.ReplySent(p, pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel}, m, s.Now()), nil)
 }
 
 // visibleConversation loads the :id conversation if the user may see it. A
@@ -146,4 +146,13 @@ func redirect(c echo.Context, to string) error {
 		return c.NoContent(http.StatusNoContent)
 	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// composeCount re-renders a composer's character and segment counter.
+func (s *Server) composeCount(c echo.Context) error {
+	id := c.FormValue("counter")
+	if id != "body-count" && id != "reply-count" {
+		id = "body-count"
+	}
+	return render(c, http.StatusOK, components.SegmentCount(id, c.FormValue("body"), c.FormValue("channel")), nil)
 }

@@ -86,6 +86,7 @@ func New(d Deps) *echo.Echo {
 	app.GET("/inbox", s.inbox)
 	app.GET("/compose", s.composePage)
 	app.POST("/compose", s.compose)
+	app.POST("/compose/count", s.composeCount)
 	app.GET("/conversations/:id", s.conversation)
 	app.POST("/conversations/:id/messages", s.reply)
 	app.GET("/events", s.events)

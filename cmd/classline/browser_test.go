@@ -278,6 +278,9 @@ func composeFromInbox(b *browserTab, phone, channel, body string) (convID int64,
 		b.t.Fatalf("after clicking the %s label the checked channel is %q, want %q", channel, got, want)
 	}
 	b.fill("Message", body)
+	// The counter under the message follows the typing (htmx, server-rendered).
+	b.waitFor("the live character counter", fmt.Sprintf(`(document.getElementById('body-count') || {}).textContent.includes(%s)`,
+		strconv.Quote(strconv.Itoa(len([]rune(body)))+" ")))
 	b.do("click Send", chromedp.Click(xpathText("button", "Send")))
 	b.waitFor("the conversation page", `/^\/conversations\/\d+$/.test(location.pathname) && document.readyState === 'complete' && !!document.querySelector('.thread .msg-out')`)
 	m := conversationPath.FindStringSubmatch(b.path())

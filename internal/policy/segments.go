@@ -25,6 +25,9 @@ type Segments struct {
 	Count      int    // number of segments (billed messages); 0 for an empty body
 	PerSegment int    // capacity of each segment in Units
 	Remaining  int    // Units still free in the last segment
+	// Trigger is the first character that forced UCS-2 (0 for GSM-7), so
+	// the composer can point at the curly quote that tripled the cost.
+	Trigger rune
 }
 
 // gsm7Basic is the GSM 03.38 (3GPP TS 23.038) default alphabet, one septet
@@ -68,10 +71,11 @@ var gsm7Cost = func() map[rune]int {
 func CountSegments(body string) Segments {
 	costs := make([]int, 0, len(body))
 	gsm := true
+	var trigger rune
 	for _, r := range body {
 		c, ok := gsm7Cost[r]
 		if !ok {
-			gsm = false
+			gsm, trigger = false, r
 			break
 		}
 		costs = append(costs, c)
@@ -95,9 +99,9 @@ func CountSegments(body string) Segments {
 	}
 	switch {
 	case units == 0:
-		return Segments{Encoding: enc, PerSegment: single, Remaining: single}
+		return Segments{Encoding: enc, PerSegment: single, Remaining: single, Trigger: trigger}
 	case units <= single:
-		return Segments{Encoding: enc, Units: units, Count: 1, PerSegment: single, Remaining: single - units}
+		return Segments{Encoding: enc, Units: units, Count: 1, PerSegment: single, Remaining: single - units, Trigger: trigger}
 	}
 	count, used := 1, 0
 	for _, c := range costs {
@@ -107,5 +111,5 @@ func CountSegments(body string) Segments {
 		}
 		used += c
 	}
-	return Segments{Encoding: enc, Units: units, Count: count, PerSegment: multi, Remaining: multi - used}
+	return Segments{Encoding: enc, Units: units, Count: count, PerSegment: multi, Remaining: multi - used, Trigger: trigger}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/policy"
@@ -102,4 +103,31 @@ func ContactName(c db.Contact) string {
 		return c.DisplayName()
 	}
 	return policy.FormatPhone(c.Phone)
+}
+
+// maxBody is Twilio's limit for one message body.
+const maxBody = 1600
+
+// CountOver reports whether body is past the 1,600-character limit.
+func CountOver(body string) bool { return utf8.RuneCountInString(body) > maxBody }
+
+// CountText is the counter under a composer.
+func CountText(body, channel string) string {
+	n := utf8.RuneCountInString(body)
+	if n > maxBody {
+		return fmt.Sprintf("%d characters: %d over the limit of %d.", n, n-maxBody, maxBody)
+	}
+	if channel != policy.ChannelSMS {
+		return fmt.Sprintf("%d / %d characters", n, maxBody)
+	}
+	seg := policy.CountSegments(body)
+	parts := "segments"
+	if seg.Count == 1 {
+		parts = "segment"
+	}
+	text := fmt.Sprintf("%d characters · %d SMS %s · %d left in this one", n, seg.Count, parts, seg.Remaining)
+	if seg.Trigger != 0 {
+		text += fmt.Sprintf(". “%c” is not in the basic SMS alphabet, so each segment holds 70 characters instead of 160", seg.Trigger)
+	}
+	return text
 }

@@ -28,6 +28,7 @@ type ComposeForm struct {
 // ReplyForm is the composer under a conversation.
 type ReplyForm struct {
 	ConversationID int64
+	Channel        string
 	Body           string
 	Error          string
 }
