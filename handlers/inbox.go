@@ -156,3 +156,33 @@ func (s *Server) composeCount(c echo.Context) error {
 	}
 	return render(c, http.StatusOK, components.SegmentCount(id, c.FormValue("body"), c.FormValue("channel")), nil)
 }
+
+// retry sends a failed message again.
+func (s *Server) retry(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such message.")
+	}
+	u := currentUser(c)
+	newID, err := s.Messaging.Retry(c.Request().Context(), *u, id)
+	switch {
+	case errors.Is(err, db.ErrNotFound), errors.Is(err, messaging.ErrForbidden):
+		return echo.NewHTTPError(http.StatusNotFound, "There is no such message, or it belongs to a department you are not in.")
+	case errors.Is(err, messaging.ErrNotRetryable):
+		return echo.NewHTTPError(http.StatusConflict, "Sending this message again would fail the same way, so it cannot be retried.")
+	case err != nil:
+		var fe messaging.FieldErrors
+		if errors.As(err, &fe) {
+			return echo.NewHTTPError(http.StatusUnprocessableEntity, fe["body"])
+		}
+		return err
+	}
+	m, err := s.DB.MessageByID(c.Request().Context(), newID)
+	if err != nil {
+		return err
+	}
+	if !isHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, components.ConversationURL(m.ConversationID))
+	}
+	return render(c, http.StatusOK, components.LiveMessage(m, s.Config.SchoolTimezone, s.Now()), nil)
+}

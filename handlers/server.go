@@ -89,6 +89,7 @@ func New(d Deps) *echo.Echo {
 	app.POST("/compose/count", s.composeCount)
 	app.GET("/conversations/:id", s.conversation)
 	app.POST("/conversations/:id/messages", s.reply)
+	app.POST("/messages/:id/retry", s.retry)
 	app.GET("/events", s.events)
 	app.GET("/broadcasts", s.placeholder("broadcasts", "Broadcasts", "Send one message to many families at once: snow days, trips, reminders. The broadcast wizard arrives in a coming release."))
 	app.GET("/dashboard", s.placeholder("dashboard", "Dashboards", "Delivery numbers per channel and department will show here once broadcasts exist."))

@@ -290,3 +290,30 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+// ErrNotRetryable means the failed message would fail the same way again.
+var ErrNotRetryable = errors.New("this message cannot be retried")
+
+// Retry sends a failed message's text again as a new message in the same
+// conversation; the failed one stays in the history with its reason.
+func (s *Service) Retry(ctx context.Context, u db.User, messageID int64) (int64, error) {
+	m, err := s.DB.MessageByID(ctx, messageID)
+	if err != nil {
+		return 0, err
+	}
+	conv, err := s.DB.ConversationByID(ctx, m.ConversationID)
+	if err != nil {
+		return 0, err
+	}
+	if !CanSee(u, conv.DepartmentID) {
+		return 0, ErrForbidden
+	}
+	code := 0
+	if m.ErrorCode != nil {
+		code = *m.ErrorCode
+	}
+	if m.Direction != "outbound" || (m.Status != "failed" && m.Status != "undelivered") || !policy.Retryable(code) {
+		return 0, ErrNotRetryable
+	}
+	return s.Reply(ctx, u, conv.ID, m.Body)
+}

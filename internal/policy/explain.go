@@ -33,3 +33,12 @@ func ExplainError(code int) string {
 	}
 	return fmt.Sprintf("Twilio reported error %d.", code)
 }
+
+// retryable are failures that may go away by themselves: the phone was off,
+// the carrier hiccuped, Twilio was busy or could not be reached (code 0).
+// Everything else (opted out, window closed, invalid or blocked number) fails
+// the same way again, so staff are not offered a retry for it.
+var retryable = map[int]bool{0: true, 20429: true, 30001: true, 30003: true, 30008: true, 30009: true, 30010: true, 63018: true}
+
+// Retryable says whether sending the same message again can help.
+func Retryable(code int) bool { return retryable[code] }

@@ -131,3 +131,15 @@ func CountText(body, channel string) string {
 	}
 	return text
 }
+
+// CanRetry says whether a failed message is worth sending again.
+func CanRetry(m db.Message) bool {
+	code := 0
+	if m.ErrorCode != nil {
+		code = *m.ErrorCode
+	}
+	return policy.Retryable(code)
+}
+
+// RetryURL is where a failed message is sent again.
+func RetryURL(id int64) string { return fmt.Sprintf("/messages/%d/retry", id) }
