@@ -4,6 +4,7 @@
 //	classline migrate                 apply database migrations
 //	classline user add --email E --name N --role admin|staff [--department D]... --password-stdin
 //	classline twilio-sim --addr A     run the Twilio simulator alone
+//	classline seed                    load demo data (50,000 conversations, 1,000,000 messages)
 //	classline pg-stop                 stop the project-local PostgreSQL clusters
 package main
 
@@ -38,13 +39,15 @@ func main() {
 		err = userCmd(ctx, args)
 	case "twilio-sim":
 		err = simCmd(ctx, args)
+	case "seed":
+		err = seedCmd(ctx, args)
 	case "pg-stop":
 		err = pgStopCmd(args)
 	case "help", "-h", "--help":
-		fmt.Println("usage: classline [serve|migrate|user add|twilio-sim|pg-stop] [flags]")
+		fmt.Println("usage: classline [serve|migrate|user add|twilio-sim|seed|pg-stop] [flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (try: serve, migrate, user add, twilio-sim, pg-stop)", cmd)
+		err = fmt.Errorf("unknown command %q (try: serve, migrate, user add, twilio-sim, seed, pg-stop)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "classline:", err)
