@@ -8,8 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// SearchConversations finds conversations whose contact's name or number
-// contains q, or with a message matching q as a web-style full-text query
+// SearchConversations finds conversations whose contact's name (or WhatsApp
+// profile name) or number contains q, or with a message matching q as a web-style full-text query
 // (words, "phrases", -not), newest activity first. Limited to the given
 // departments unless departments is nil (admins). Names and numbers use the
 // trigram indexes, message text the messages.search GIN index.
@@ -57,7 +57,7 @@ func (d *DB) SearchConversations(ctx context.Context, departments []int64, q str
 	rows, err := d.Pool.Query(ctx, `
 		WITH by_contact AS (
 			SELECT hc.id FROM contacts hct JOIN conversations hc ON hc.contact_id = hct.id
-			WHERE (hct.name ILIKE $2 OR hct.phone LIKE $3) AND ($1::bigint[] IS NULL OR hc.department_id = ANY($1))
+			WHERE (hct.name ILIKE $2 OR hct.profile_name ILIKE $2 OR hct.phone LIKE $3) AND ($1::bigint[] IS NULL OR hc.department_id = ANY($1))
 			ORDER BY hc.last_message_at DESC, hc.id DESC LIMIT $5
 		), by_text AS (`+byText+`)
 		SELECT `+conversationColumns+` FROM `+conversationFrom+`
