@@ -111,3 +111,17 @@ func FailedLoginsTx(ctx context.Context, q Querier, email, ip string, since time
 	}
 	return byEmail, byIP, nil
 }
+
+// PruneAuth deletes expired sessions and sign-in attempts older than keep,
+// which throttling no longer reads; it returns how many rows went.
+func (d *DB) PruneAuth(ctx context.Context, keep time.Duration) (int64, error) {
+	a, err := d.Pool.Exec(ctx, `DELETE FROM user_sessions WHERE expires_at < now()`)
+	if err != nil {
+		return 0, fmt.Errorf("db: prune sessions: %w", err)
+	}
+	b, err := d.Pool.Exec(ctx, `DELETE FROM login_attempts WHERE created_at < now() - make_interval(secs => $1)`, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("db: prune login attempts: %w", err)
+	}
+	return a.RowsAffected() + b.RowsAffected(), nil
+}

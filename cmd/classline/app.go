@@ -122,6 +122,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	m := metrics.New()
 	hub := live.New(database.Pool, logger)
 	go hub.Run(runCtx)
+	go pruneLoop(runCtx, database, logger)
 	msgSvc := &messaging.Service{
 		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger,
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
@@ -245,4 +246,24 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// pruneLoop removes expired sessions and old sign-in attempts hourly; every
+// instance may run it, deletes are idempotent.
+func pruneLoop(ctx context.Context, d *db.DB, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		// Kept 30 days: long past the 15-minute throttle window, useful for audit.
+		if n, err := d.PruneAuth(ctx, 30*24*time.Hour); err != nil && ctx.Err() == nil {
+			log.Warn("prune sessions", "err", err)
+		} else if n > 0 {
+			log.Info("pruned expired sessions and old sign-in attempts", "rows", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

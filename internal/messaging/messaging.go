@@ -150,6 +150,9 @@ func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, bo
 	}
 	errs := FieldErrors{}
 	checkBody(body, errs)
+	if conv.Sender.Status == "OFFLINE" {
+		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now. Ask an admin to check the sender."
+	}
 	if len(errs) == 0 {
 		if out, err := s.DB.OptedOut(ctx, conv.Contact.Phone, policy.PurposeTransactional); err != nil {
 			return 0, err

@@ -861,3 +861,25 @@ func TestComposeRefusesOfflineSender(t *testing.T) {
 		t.Fatalf("an offline sender sent %d messages", n)
 	}
 }
+
+// A reply in a conversation whose sender went OFFLINE is refused with the reason.
+func TestReplyRefusesOfflineSender(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	convID, _, err := e.svc.Compose(ctx, e.admin, messaging.ComposeInput{To: "+1 555 010 4343", Channel: "whatsapp", Body: "Hi", SenderID: e.waAdmissions.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.Pool.Exec(ctx, `UPDATE senders SET status = 'OFFLINE' WHERE id = $1`, e.waAdmissions.ID); err != nil {
+		t.Fatal(err)
+	}
+	sent := len(e.sim.Messages())
+	_, err = e.svc.Reply(ctx, e.admin, convID, "Are you there?")
+	var fe messaging.FieldErrors
+	if !errors.As(err, &fe) || !strings.Contains(fe["body"], "offline") {
+		t.Fatalf("err = %v, want a body field error saying the number is offline", err)
+	}
+	if got := len(e.sim.Messages()); got != sent {
+		t.Fatalf("an offline sender sent %d more messages", got-sent)
+	}
+}
