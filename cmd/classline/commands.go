@@ -77,15 +77,7 @@ func migrateCmd(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	url, err := databaseURL(ctx, cfg, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if err := db.MigrateURL(ctx, url); err != nil {
+	if _, err := migratedDatabase(ctx, os.Getenv); err != nil {
 		return err
 	}
 	fmt.Fprintln(os.Stderr, "migrations applied")
@@ -133,18 +125,7 @@ func userAdd(ctx context.Context, args []string, stdin io.Reader, getenv func(st
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		return err
-	}
-	url, err := databaseURL(ctx, cfg, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if err := db.MigrateURL(ctx, url); err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, url)
+	d, err := openDatabase(ctx, getenv)
 	if err != nil {
 		return err
 	}
@@ -221,4 +202,27 @@ func pgStopCmd(args []string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// migratedDatabase resolves the database (DATABASE_URL or the local cluster),
+// migrates it and returns its URL: what every admin subcommand starts with.
+func migratedDatabase(ctx context.Context, getenv func(string) string) (string, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return "", err
+	}
+	url, err := databaseURL(ctx, cfg, os.Stderr)
+	if err != nil {
+		return "", err
+	}
+	return url, db.MigrateURL(ctx, url)
+}
+
+// openDatabase is migratedDatabase plus a pool on it.
+func openDatabase(ctx context.Context, getenv func(string) string) (*db.DB, error) {
+	url, err := migratedDatabase(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
+	return db.Open(ctx, url)
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/classline/classline/db"
-	"github.com/classline/classline/internal/config"
 )
 
 // seedOptions sizes a generated dataset.
@@ -44,18 +43,7 @@ func seedCmd(ctx context.Context, args []string) error {
 		return err
 	}
 	o.Seed = *seed
-	cfg, err := config.Load(os.Getenv)
-	if err != nil {
-		return err
-	}
-	url, err := databaseURL(ctx, cfg, os.Stderr)
-	if err != nil {
-		return err
-	}
-	if err := db.MigrateURL(ctx, url); err != nil {
-		return err
-	}
-	d, err := db.Open(ctx, url)
+	d, err := openDatabase(ctx, os.Getenv)
 	if err != nil {
 		return err
 	}
