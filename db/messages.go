@@ -26,23 +26,31 @@ type Message struct {
 	Segments       *int
 	SentBy         *int64
 	SentByName     string
+	IsNote         bool // an internal note: staff only, never sent
+	Automatic      bool // sent by Classline itself (keyword answers)
 	CreatedAt      time.Time
 }
 
 // Media is one attachment as Twilio described it.
 type Media struct {
-	URL         string `json:"url"`
+	URL         string `json:"url"` // Twilio's URL (inbound) or empty
 	ContentType string `json:"content_type"`
+	// FileID is the stored copy in media_files, once fetched or uploaded.
+	FileID   int64  `json:"file_id,omitempty"`
+	Filename string `json:"filename,omitempty"`
+	Size     int64  `json:"size,omitempty"`
+	// FetchError says why an inbound file could not be fetched (given up).
+	FetchError string `json:"fetch_error,omitempty"`
 }
 
 const messageColumns = `m.id, coalesce(m.conversation_id, 0), m.direction, m.channel, m.from_address, m.to_address, m.body, m.media,
-	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.created_at`
+	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.created_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var media []byte
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Channel, &m.From, &m.To, &m.Body, &media,
-		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.CreatedAt)
+		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -80,21 +88,31 @@ type NewOutbound struct {
 	From, To       string
 	Body           string
 	Segments       int
-	SentBy         int64
+	SentBy         int64 // 0: Classline itself (an automatic reply)
+	Media          []Media
 }
 
 // InsertOutboundTx stores an outbound message as queued before Twilio is
 // called, so a crash between the two leaves a visible row, not a ghost send.
 func InsertOutboundTx(ctx context.Context, q Querier, n NewOutbound) (int64, error) {
+	media, err := json.Marshal(n.Media)
+	if err != nil {
+		return 0, err
+	}
+	if n.Media == nil {
+		media = []byte("[]")
+	}
 	var id int64
-	err := q.QueryRow(ctx, `
-		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, status, segments, sent_by)
-		VALUES ($1, 'outbound', $2, $3, $4, $5, 'queued', $6, $7) RETURNING id`,
-		n.ConversationID, n.Channel, n.From, n.To, n.Body, n.Segments, n.SentBy).Scan(&id)
+	err = q.QueryRow(ctx, `
+		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic)
+		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0) RETURNING id`,
+		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert outbound: %w", err)
 	}
-	if _, err := q.Exec(ctx, `UPDATE conversations SET last_message_at = now(), waiting_since = NULL WHERE id = $1`, n.ConversationID); err != nil {
+	// Staff answering stops the waiting clock; an automatic reply does not.
+	if _, err := q.Exec(ctx, `UPDATE conversations SET last_message_at = now(),
+		waiting_since = CASE WHEN $2 THEN NULL ELSE waiting_since END WHERE id = $1`, n.ConversationID, n.SentBy != 0); err != nil {
 		return 0, fmt.Errorf("db: touch conversation: %w", err)
 	}
 	return id, nil

@@ -16,6 +16,7 @@ import (
 	"github.com/classline/classline/internal/auth"
 	"github.com/classline/classline/internal/config"
 	"github.com/classline/classline/internal/live"
+	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/metrics"
 	"github.com/classline/classline/internal/twilio"
@@ -29,6 +30,7 @@ type Deps struct {
 	DB        *db.DB
 	Auth      *auth.Service
 	Messaging *messaging.Service
+	Media     *media.Service
 	Hub       *live.Hub
 	Gateway   *twilio.Gateway
 	Sim       *twiliosim.Sim // nil unless the in-process simulator runs
@@ -102,6 +104,9 @@ func New(d Deps) *echo.Echo {
 	admin.GET("/users", s.placeholder("users", "Users", "Add staff with `classline user add` for now; user management arrives here soon."))
 	admin.GET("/simulator", s.simulatorPage)
 	admin.POST("/simulator", s.simulatorSend)
+
+	s.cannedRoutes(app, admin)
+	s.mediaRoutes(e, app)
 	return e
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/classline/classline/internal/auth"
 	"github.com/classline/classline/internal/config"
 	"github.com/classline/classline/internal/live"
+	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/metrics"
 	"github.com/classline/classline/internal/pglocal"
@@ -128,8 +129,11 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
 	}
+	// media: begin (wiring of the attachment service)
+	mediaSvc := &media.Service{}
+	// media: end
 	e := handlers.New(handlers.Deps{
-		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Hub: hub, Gateway: gateway,
+		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, Hub: hub, Gateway: gateway,
 		Sim: a.sim, Log: logger, Metrics: m, Done: a.done,
 	})
 	a.srv = &http.Server{

@@ -1,0 +1,1 @@
+// Canned replies: typing "/" in a composer offers the department's snippets.
