@@ -22,30 +22,53 @@ type Conversation struct {
 	Sender         Sender
 	LastBody       string
 	LastDirection  string
+	AssigneeID     *int64
+	AssigneeName   string
+	SnoozedUntil   *time.Time
+	// WaitingSince is when the contact's oldest unanswered message came.
+	WaitingSince *time.Time
+	// ResponseGoal is the department's goal for a first answer (0: none).
+	ResponseGoal time.Duration
+	// Unread: a message came after the user last read the conversation.
+	Unread bool
 }
 
 const conversationColumns = `c.id, c.channel, c.status, c.department_id, coalesce(dep.name, ''), c.last_message_at, c.last_inbound_at,
 	ct.id, ct.phone, ct.name, ct.profile_name, ct.role,
 	s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id, coalesce(sdep.name, ''), s.status,
-	coalesce(lm.body, ''), coalesce(lm.direction, '')`
+	coalesce(lm.body, ''), coalesce(lm.direction, ''),
+	c.assignee_id, coalesce(au.name, ''), c.snoozed_until, c.waiting_since, coalesce(dep.response_goal_minutes, 0),
+	(c.last_inbound_at IS NOT NULL AND c.last_inbound_at > coalesce(rd.read_at, '-infinity'))`
 
-const conversationFrom = `conversations c
+// conversationFromFor joins what a conversation row shows; userParam is the
+// placeholder (or literal) of the reading user, for unread marks.
+func conversationFromFor(userParam string) string {
+	return `conversations c
 	JOIN contacts ct ON ct.id = c.contact_id
 	JOIN senders s ON s.id = c.sender_id
 	LEFT JOIN departments dep ON dep.id = c.department_id
 	LEFT JOIN departments sdep ON sdep.id = s.department_id
+	LEFT JOIN users au ON au.id = c.assignee_id
+	LEFT JOIN conversation_reads rd ON rd.conversation_id = c.id AND rd.user_id = ` + userParam + `
 	LEFT JOIN LATERAL (SELECT m.body, m.direction FROM messages m WHERE m.conversation_id = c.id AND NOT m.is_note
 	                   ORDER BY m.created_at DESC, m.id DESC LIMIT 1) lm ON true`
+}
+
+// conversationFrom is conversationFromFor nobody: every inbound reads as unread.
+var conversationFrom = conversationFromFor("0")
 
 func scanConversation(row pgx.Row) (Conversation, error) {
 	var c Conversation
+	var goalMinutes int
 	err := row.Scan(&c.ID, &c.Channel, &c.Status, &c.DepartmentID, &c.DepartmentName, &c.LastMessageAt, &c.LastInboundAt,
 		&c.Contact.ID, &c.Contact.Phone, &c.Contact.Name, &c.Contact.ProfileName, &c.Contact.Role,
 		&c.Sender.ID, &c.Sender.Channel, &c.Sender.Address, &c.Sender.MessagingServiceSID, &c.Sender.DisplayName,
-		&c.Sender.DepartmentID, &c.Sender.DepartmentName, &c.Sender.Status, &c.LastBody, &c.LastDirection)
+		&c.Sender.DepartmentID, &c.Sender.DepartmentName, &c.Sender.Status, &c.LastBody, &c.LastDirection,
+		&c.AssigneeID, &c.AssigneeName, &c.SnoozedUntil, &c.WaitingSince, &goalMinutes, &c.Unread)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}
+	c.ResponseGoal = time.Duration(goalMinutes) * time.Minute
 	return c, err
 }
 
@@ -72,26 +95,15 @@ func (d *DB) ConversationByID(ctx context.Context, id int64) (Conversation, erro
 	return c, err
 }
 
-// ConversationPage is a keyset cursor: the last row's (last_message_at, id).
-type ConversationPage struct {
-	Before   *time.Time
-	BeforeID int64
-	Limit    int
+// ListConversations lists conversations newest activity first, limited to the
+// given departments unless departments is nil (admins), whatever their status.
+func (d *DB) ListConversations(ctx context.Context, departments []int64, p ConversationPage) ([]Conversation, error) {
+	page, err := d.ListInbox(ctx, InboxQuery{Scope: departments, View: ViewAll, Status: StatusAny, After: p.After, Limit: p.Limit})
+	return page.Conversations, err
 }
 
-// ListConversations lists conversations newest activity first, limited to the
-// given departments unless departments is nil (admins). Keyset pagination so a
-// deep page costs what the first does.
-func (d *DB) ListConversations(ctx context.Context, departments []int64, p ConversationPage) ([]Conversation, error) {
-	if p.Limit <= 0 || p.Limit > 200 {
-		p.Limit = 50
-	}
-	rows, err := d.Pool.Query(ctx, `SELECT `+conversationColumns+` FROM `+conversationFrom+`
-		WHERE ($1::bigint[] IS NULL OR c.department_id = ANY($1))
-		  AND ($2::timestamptz IS NULL OR (c.last_message_at, c.id) < ($2, $3))
-		ORDER BY c.last_message_at DESC, c.id DESC LIMIT $4`, departments, p.Before, p.BeforeID, p.Limit)
-	if err != nil {
-		return nil, fmt.Errorf("db: list conversations: %w", err)
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return scanConversation(r) })
+// ConversationPage is a keyset page request.
+type ConversationPage struct {
+	After *Cursor
+	Limit int
 }

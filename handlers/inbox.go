@@ -3,11 +3,14 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/policy"
 	"github.com/classline/classline/views/components"
@@ -16,14 +19,60 @@ import (
 
 const listSize = 50
 
-func (s *Server) inbox(c echo.Context) error {
+// inboxState reads the list the request asks for and loads it with the counts.
+func (s *Server) inboxState(c echo.Context) (pages.InboxState, error) {
+	ctx := c.Request().Context()
 	u := currentUser(c)
-	convs, err := s.DB.ListConversations(c.Request().Context(), messaging.DepartmentScope(*u), db.ConversationPage{Limit: listSize})
+	scope := messaging.DepartmentScope(*u)
+	st := pages.InboxState{View: c.QueryParam("view"), Status: c.QueryParam("status"), Sort: c.QueryParam("sort"),
+		Query: strings.TrimSpace(c.QueryParam("q")), Admin: u.IsAdmin(), UserID: u.ID}
+	switch st.Status {
+	case "open", "snoozed", "closed":
+	default:
+		st.Status = "open"
+	}
+	if st.Sort != db.SortWaiting {
+		st.Sort = db.SortRecent
+	}
+	deps, err := s.DB.DepartmentsByID(ctx, scope)
+	if err != nil {
+		return st, err
+	}
+	st.Departments = deps
+	switch st.View {
+	case db.ViewMine, db.ViewUnassigned:
+	case db.ViewDepartment:
+		st.DepartmentID, _ = strconv.ParseInt(c.QueryParam("department"), 10, 64)
+		if !messaging.CanSee(*u, &st.DepartmentID) {
+			st.View, st.DepartmentID = db.ViewAll, 0
+		}
+	default:
+		st.View = db.ViewAll
+	}
+	if st.Counts, err = s.DB.CountInbox(ctx, u.ID, scope, st.Status); err != nil {
+		return st, err
+	}
+	if st.Query != "" {
+		convs, err := s.DB.SearchConversations(ctx, scope, st.Query, listSize)
+		st.Page.Conversations = convs
+		return st, err
+	}
+	st.Page, err = s.DB.ListInbox(ctx, db.InboxQuery{UserID: u.ID, Scope: scope, View: st.View, DepartmentID: st.DepartmentID,
+		Status: st.Status, Sort: st.Sort, After: db.ParseCursor(c.QueryParam("after")), Limit: listSize})
+	return st, err
+}
+
+func (s *Server) inbox(c echo.Context) error {
+	st, err := s.inboxState(c)
 	if err != nil {
 		return err
 	}
+	now := s.Now()
 	p := s.page(c, "Inbox", "inbox")
-	return render(c, http.StatusOK, pages.Inbox(p, convs, s.Now()), pages.InboxContent(p, convs, s.Now()))
+	if c.QueryParam("more") != "" && isHTMX(c) {
+		return render(c, http.StatusOK, pages.ConversationItems(st, 0, p.TZ, now), nil)
+	}
+	return render(c, http.StatusOK, pages.Inbox(p, st, now), pages.InboxContent(p, st, now))
 }
 
 func (s *Server) composeForm(c echo.Context) (pages.ComposeForm, error) {
@@ -69,26 +118,105 @@ func (s *Server) conversation(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.renderConversation(c, http.StatusOK, conv, pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel})
+	u := currentUser(c)
+	if err := s.Messaging.MarkRead(c.Request().Context(), *u, conv.ID); err != nil {
+		return err
+	}
+	f, err := s.replyForm(c, conv, 0, "")
+	if err != nil {
+		return err
+	}
+	return s.renderConversation(c, http.StatusOK, conv, f, pages.NoteForm{ConversationID: conv.ID})
+}
+
+// replyForm builds the composer of a conversation for sending from senderID
+// (0: the conversation's sender), saying why sending is blocked if it is.
+func (s *Server) replyForm(c echo.Context, conv db.Conversation, senderID int64, body string) (pages.ReplyForm, error) {
+	ctx := c.Request().Context()
+	u := currentUser(c)
+	f := pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel, Body: body, SenderID: conv.Sender.ID}
+	senders, err := s.DB.ListSenders(ctx, messaging.DepartmentScope(*u))
+	if err != nil {
+		return f, err
+	}
+	sender := conv.Sender
+	f.Senders = senders
+	if !slices.ContainsFunc(senders, func(x db.Sender) bool { return x.ID == conv.Sender.ID }) {
+		f.Senders = append([]db.Sender{conv.Sender}, senders...)
+	}
+	if senderID != 0 && senderID != conv.Sender.ID {
+		i := slices.IndexFunc(senders, func(x db.Sender) bool { return x.ID == senderID })
+		if i < 0 {
+			f.SenderError = "Choose one of your departments' senders."
+		} else {
+			sender = senders[i]
+			f.SenderID, f.Channel = sender.ID, sender.Channel
+		}
+	}
+	target := conv
+	if sender.ID != conv.Sender.ID {
+		if target, err = s.DB.ConversationFor(ctx, conv.Contact.Phone, sender.ID); err != nil && !errors.Is(err, db.ErrNotFound) {
+			return f, err
+		}
+	}
+	since, err := s.DB.OptOutSince(ctx, conv.Contact.Phone, policy.PurposeTransactional)
+	if err != nil {
+		return f, err
+	}
+	switch {
+	case sender.Status == "OFFLINE":
+		f.Blocked, f.BlockedKind = "This number is offline at Twilio, so nothing can be sent from it now. Choose another sender or ask an admin to check it.", "sender"
+	case since != nil:
+		f.Blocked, f.BlockedKind = messaging.OptOutText(*since, s.Config.SchoolTimezone), "optout"
+	case sender.Channel == policy.ChannelWhatsApp:
+		if msg := messaging.WindowClosedText(target.LastInboundAt, s.Now()); msg != "" {
+			f.Blocked, f.BlockedKind = msg, "window"
+		}
+	}
+	return f, nil
+}
+
+// composer re-renders the composer for another sender, keeping the text.
+func (s *Server) composer(c echo.Context) error {
+	conv, err := s.visibleConversation(c)
+	if err != nil {
+		return err
+	}
+	senderID, _ := strconv.ParseInt(c.QueryParam("sender_id"), 10, 64)
+	f, err := s.replyForm(c, conv, senderID, c.QueryParam("body"))
+	if err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, pages.ReplyComposer(s.page(c, "", "inbox"), f), nil)
 }
 
 // renderConversation renders the conversation page with the reply form f.
-func (s *Server) renderConversation(c echo.Context, status int, conv db.Conversation, f pages.ReplyForm) error {
+// A request from the list (HX-Target conv-pane) gets only the pane.
+func (s *Server) renderConversation(c echo.Context, status int, conv db.Conversation, f pages.ReplyForm, note pages.NoteForm) error {
 	ctx := c.Request().Context()
 	msgs, err := s.DB.ConversationMessages(ctx, conv.ID, 200)
 	if err != nil {
 		return err
 	}
-	list, err := s.DB.ListConversations(ctx, messaging.DepartmentScope(*currentUser(c)), db.ConversationPage{Limit: listSize})
+	staff, err := s.DB.StaffOfDepartment(ctx, conv.DepartmentID)
+	if err != nil {
+		return err
+	}
+	viewers, err := s.DB.Viewers(ctx, conv.ID, s.Now().Add(-messaging.PresenceTTL))
 	if err != nil {
 		return err
 	}
 	now := s.Now()
 	v := pages.ConversationView{
-		Conversation: conv, Messages: msgs, List: list, Now: now, Reply: f,
-		Window: policy.WhatsAppWindow(conv.LastInboundAt, now),
+		Conversation: conv, Messages: msgs, Now: now, Reply: f, Note: note, Staff: staff, Viewers: viewers,
 	}
 	p := s.page(c, components.ContactName(conv.Contact), "inbox")
+	if c.Request().Header.Get("HX-Target") == "conv-pane" {
+		return render(c, status, pages.ConversationPane(p, v), nil)
+	}
+	if v.List, err = s.inboxState(c); err != nil {
+		return err
+	}
 	return render(c, status, pages.Conversation(p, v), pages.ConversationContent(p, v))
 }
 
@@ -98,30 +226,57 @@ func (s *Server) reply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	u := currentUser(c)
 	body := c.FormValue("body")
+	senderID, _ := strconv.ParseInt(c.FormValue("sender_id"), 10, 64)
 	p := s.page(c, components.ContactName(conv.Contact), "inbox")
-	msgID, err := s.Messaging.Reply(ctx, *currentUser(c), conv.ID, body)
-	var fe messaging.FieldErrors
-	if errors.As(err, &fe) {
-		f := pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel, Body: body, Error: fe["body"]}
+	f, err := s.replyForm(c, conv, senderID, body)
+	if err != nil {
+		return err
+	}
+	in := messaging.ReplyInput{Body: body, SenderID: senderID}
+	fail := func(f pages.ReplyForm) error {
 		if !isHTMX(c) {
-			return s.renderConversation(c, http.StatusUnprocessableEntity, conv, f)
+			return s.renderConversation(c, http.StatusUnprocessableEntity, conv, f, pages.NoteForm{ConversationID: conv.ID})
 		}
 		return render(c, http.StatusUnprocessableEntity, pages.ReplyComposer(p, f), nil)
+	}
+	if fh, err := c.FormFile("media"); err == nil && fh.Size > 0 {
+		md, err := s.upload(c, f.Channel, fh)
+		var refused *media.RefusedError
+		if errors.As(err, &refused) {
+			f.MediaError = refused.Reason
+			return fail(f)
+		}
+		if err != nil {
+			return err
+		}
+		in.Media = []db.Media{md}
+	}
+	convID, msgID, err := s.Messaging.Reply(ctx, *u, conv.ID, in)
+	var fe messaging.FieldErrors
+	if errors.As(err, &fe) {
+		f.Error, f.SenderError = fe["body"], fe["sender"]
+		return fail(f)
 	}
 	if err != nil {
 		return err
 	}
-	if !isHTMX(c) {
-		return c.Redirect(http.StatusSeeOther, components.ConversationURL(conv.ID))
+	if convID != conv.ID || !isHTMX(c) {
+		// Sent from another sender: the message lives in that conversation.
+		return redirect(c, components.ConversationURL(convID))
 	}
 	m, err := s.DB.MessageByID(ctx, msgID)
 	if err != nil {
 		return err
 	}
+	fresh, err := s.replyForm(c, conv, senderID, "")
+	if err != nil {
+		return err
+	}
 	// A fresh composer, plus the message itself out of band: the live stream
 	// sends it too, and the client keeps one copy.
-	return render(c, http.StatusOK, pages.ReplySent(p, pages.ReplyForm{ConversationID: conv.ID, Channel: conv.Channel}, m, s.Now()), nil)
+	return render(c, http.StatusOK, pages.ReplySent(p, fresh, m, s.Now()), nil)
 }
 
 // visibleConversation loads the :id conversation if the user may see it. A

@@ -112,10 +112,22 @@ func canSeeDepartment(u db.User, departmentID int64) bool {
 }
 
 // renderEvent renders the fragments an event changes; the caller has
-// checked the user may see the event's department.
+// checked the user may see the event's department. The fragments are the
+// same for every viewer: nothing in them depends on who reads.
 func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error) {
 	if ev.ConversationID == 0 {
 		return "", nil
+	}
+	var buf bytes.Buffer
+	now := s.Now()
+	tz := s.Config.SchoolTimezone
+	if ev.Type == live.PresenceChanged {
+		viewers, err := s.DB.Viewers(ctx, ev.ConversationID, now.Add(-messaging.PresenceTTL))
+		if err != nil {
+			return "", err
+		}
+		err = components.LivePresence(ev.ConversationID, viewers).Render(ctx, &buf)
+		return buf.String(), err
 	}
 	conv, err := s.DB.ConversationByID(ctx, ev.ConversationID)
 	if errors.Is(err, db.ErrNotFound) {
@@ -124,9 +136,9 @@ func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error)
 	if err != nil {
 		return "", err
 	}
-	var buf bytes.Buffer
-	now := s.Now()
-	tz := s.Config.SchoolTimezone
+	// Unread is per reader, but this rendering is shared: news from the
+	// contact reads as unread; the page of whoever has it open marks it read.
+	conv.Unread = conv.LastDirection == "inbound"
 	if ev.MessageID != 0 {
 		m, err := s.DB.MessageByID(ctx, ev.MessageID)
 		if err != nil {
@@ -136,8 +148,24 @@ func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error)
 			return "", err
 		}
 	}
-	if ev.Type == live.MessageCreated || ev.Type == live.ConversationUpdated {
+	switch ev.Type {
+	case live.MessageCreated:
 		if err := components.LiveConversationItem(conv, tz, now).Render(ctx, &buf); err != nil {
+			return "", err
+		}
+	case live.ConversationUpdated:
+		if err := components.LiveConversationItemUpdate(conv, tz, now).Render(ctx, &buf); err != nil {
+			return "", err
+		}
+	}
+	if ev.Type == live.MessageCreated || ev.Type == live.ConversationUpdated {
+		// The header carries status, assignee and the WhatsApp window, which
+		// an inbound message reopens.
+		staff, err := s.DB.StaffOfDepartment(ctx, conv.DepartmentID)
+		if err != nil {
+			return "", err
+		}
+		if err := components.LiveConversationHeader(conv, staff, tz, now).Render(ctx, &buf); err != nil {
 			return "", err
 		}
 	}

@@ -126,7 +126,7 @@ func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 // loadSession puts the signed-in user (if any) and the CSRF token in the context.
 func (s *Server) loadSession(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		if strings.HasPrefix(c.Request().URL.Path, "/webhooks/") || strings.HasPrefix(c.Request().URL.Path, "/static/") {
+		if path := c.Request().URL.Path; strings.HasPrefix(path, "/webhooks/") || strings.HasPrefix(path, "/static/") || strings.HasPrefix(path, "/public/") {
 			return next(c)
 		}
 		cs, _ := s.cookies.Get(c.Request(), cookieName) // a bad cookie reads as a new session

@@ -1,9 +1,14 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/internal/policy"
 )
 
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
@@ -55,6 +60,16 @@ func (s *Server) inboundWebhook(c echo.Context) error {
 	}
 	s.Metrics.Webhooks.WithLabelValues("inbound", result).Inc()
 	s.Log.Info("inbound message", "request_id", c.Get(ctxReqID), "sid", p["MessageSid"], "result", result, "conversation_id", res.ConversationID)
+	if !res.Duplicate {
+		if p["NumMedia"] != "" && p["NumMedia"] != "0" {
+			// Fetched in the background (a sweep catches any a crash drops):
+			// Twilio waits at most 15 s for this answer.
+			s.Media.Enqueue(res.MessageID)
+		}
+		if res.Keyword != policy.KeywordNone {
+			s.answerKeyword(res)
+		}
+	}
 	return twiml(c)
 }
 
@@ -79,4 +94,14 @@ func (s *Server) statusWebhook(c echo.Context) error {
 	}
 	s.Metrics.Webhooks.WithLabelValues("status", result).Inc()
 	return twiml(c)
+}
+
+// answerKeyword sends WhatsApp's STOP/START/HELP answer after the webhook
+// has been acknowledged, so a slow Twilio call cannot make Twilio redeliver.
+func (s *Server) answerKeyword(res messaging.Inbound) {
+	s.Messaging.Go(2*time.Minute, func(ctx context.Context) {
+		if _, err := s.Messaging.AnswerKeyword(ctx, res); err != nil {
+			s.Log.Warn("keyword answer", "conversation_id", res.ConversationID, "err", err)
+		}
+	})
 }

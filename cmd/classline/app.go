@@ -30,6 +30,7 @@ import (
 // app is a running Classline: the same wiring serves `classline serve` and
 // the end-to-end tests.
 type app struct {
+	msg      *messaging.Service
 	cfg      config.Config
 	db       *db.DB
 	sim      *twiliosim.Sim
@@ -129,8 +130,23 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
 	}
+	a.msg = msgSvc
+	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
 	// media: begin (wiring of the attachment service)
-	mediaSvc := &media.Service{}
+	mediaSvc := &media.Service{
+		DB: database, AccountSID: gwCfg.AccountSID, AuthToken: gwCfg.AuthToken,
+		PublicBaseURL: cfg.PublicURL, Log: logger,
+	}
+	if gwCfg.APIBase != "" {
+		// Twilio's requests go to the simulator (or TWILIO_API_BASE), and so
+		// do media downloads: inbound MediaUrls point there.
+		mediaSvc.SimulatorBase = gwCfg.APIBase
+	}
+	if a.sim != nil {
+		a.sim.SetBaseURL(gwCfg.APIBase) // inbound files are served at the simulator's address
+	}
+	msgSvc.MediaURL = mediaSvc.PublicURL
+	go mediaSvc.Run(runCtx)
 	// media: end
 	e := handlers.New(handlers.Deps{
 		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, Hub: hub, Gateway: gateway,
@@ -188,6 +204,11 @@ func (a *app) Close(ctx context.Context) error {
 			_ = a.srv.Close()
 		}
 	}
+	if a.msg != nil {
+		if err := a.msg.Wait(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("background sends: %w", err))
+		}
+	}
 	if a.sim != nil {
 		a.sim.Close()
 	}
@@ -224,13 +245,19 @@ func seed(ctx context.Context, d *db.DB, cfg config.Config) error {
 		}
 		return nil
 	}
-	for _, s := range []struct{ slug, name, wa string }{
-		{"admissions", "Admissions", "+14155550100"},
-		{"academics", "Academics", "+14155550101"},
-		{"finance", "Finance", "+14155550102"},
+	for _, s := range []struct {
+		slug, name, wa string
+		goal           time.Duration
+	}{
+		{"admissions", "Admissions", "+14155550100", time.Hour},
+		{"academics", "Academics", "+14155550101", 4 * time.Hour},
+		{"finance", "Finance", "+14155550102", 24 * time.Hour},
 	} {
 		id, err := d.EnsureDepartment(ctx, s.slug, s.name)
 		if err != nil {
+			return err
+		}
+		if err := d.SetResponseGoal(ctx, id, s.goal); err != nil {
 			return err
 		}
 		if _, err := d.EnsureSender(ctx, "whatsapp", s.wa, s.name, &id); err != nil {

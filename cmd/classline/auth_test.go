@@ -181,7 +181,9 @@ func TestAuthCSRF(t *testing.T) {
 	c := ta.loginAdmin()
 	tok := ta.csrfOf(c, "/compose")
 	form := func() url.Values {
-		return url.Values{"to": {"+15557651234"}, "channel": {"whatsapp"}, "body": {"Hello"}, "sender_id": {"0"}}
+		// SMS: the channel is incidental here, and WhatsApp free text would
+		// need the contact to have written first (the 24-hour window).
+		return url.Values{"to": {"+15557651234"}, "channel": {"sms"}, "body": {"Hello"}, "sender_id": {"0"}}
 	}
 
 	r := doHTTP(t, c, http.MethodPost, ta.URL+"/compose", form(), nil)
@@ -322,7 +324,8 @@ func TestAuthSessionRotation(t *testing.T) {
 	if newTok == preTok {
 		t.Fatal("the CSRF token survived login")
 	}
-	f := url.Values{"_csrf": {preTok}, "to": {"+15557651234"}, "channel": {"whatsapp"}, "body": {"Hello"}, "sender_id": {"0"}}
+	// SMS: the channel is incidental (WhatsApp free text needs an open 24-hour window).
+	f := url.Values{"_csrf": {preTok}, "to": {"+15557651234"}, "channel": {"sms"}, "body": {"Hello"}, "sender_id": {"0"}}
 	if r := doHTTP(t, c, http.MethodPost, ta.URL+"/compose", f, nil); r.status != http.StatusForbidden {
 		t.Fatalf("POST with the pre-login token after login: %d, want 403", r.status)
 	}

@@ -384,26 +384,32 @@ func TestBrowserSignInSendAndWatchDelivered(t *testing.T) {
 	}
 }
 
-// TestBrowserParentReplyAppearsLive: a parent's reply (made by the simulator
-// from Go, then through the simulator page in a second tab) shows up in the
-// open conversation without a reload.
+// TestBrowserParentReplyAppearsLive: a parent writes on WhatsApp, staff open
+// the conversation from the inbox and answer; the parent's reply (made by the
+// simulator from Go, then through the simulator page in a second tab) shows
+// up in the open conversation without a reload.
 func TestBrowserParentReplyAppearsLive(t *testing.T) {
 	ta := startTestApp(t, testOptions{StepDelay: 300 * time.Millisecond})
-	b := newBrowser(t)
-	signIn(b, ta)
-	convID, _ := composeFromInbox(b, "(555) 987-6543", "WhatsApp", "Hello, this is the school office.")
-	b.setMarker()
-	b.waitLive()
-
-	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
-	defer cancel()
-	conv, err := ta.db.ConversationByID(ctx, convID)
+	// WhatsApp free text needs the 24-hour window open, so the parent writes
+	// first (a signed inbound webhook to admissions' WhatsApp number).
+	convID := parentWrites(t, ta, "whatsapp:+15559876543", "whatsapp:+14155550100", "Hello, is the trip still on tomorrow?")
+	conv, err := ta.db.ConversationByID(context.Background(), convID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if conv.Channel != "whatsapp" {
 		t.Fatalf("conversation channel %q, want whatsapp", conv.Channel)
 	}
+
+	b := newBrowser(t)
+	signIn(b, ta)
+	b.waitLive()
+	b.setMarker()
+	openAndReply(b, convID, conv.Sender.ID, "Hello, this is the school office.")
+	b.assertNoReload("after opening the conversation from the list and replying")
+
+	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
+	defer cancel()
 	const reply = "Thanks, see you tomorrow"
 	_, status, err := ta.sim.Inbound(ctx, twiliosim.InboundMessage{
 		From: "whatsapp:" + conv.Contact.Phone, To: "whatsapp:" + conv.Sender.Address,
@@ -445,6 +451,29 @@ func TestBrowserParentReplyAppearsLive(t *testing.T) {
 	}
 	b.waitFor("the school's message read", fmt.Sprintf(`!!document.querySelector('%s .msg-out [data-status="read"]')`, thread))
 	screenshotForREADME(t, b)
+}
+
+// openAndReply opens the conversation by clicking its row in the inbox list
+// (htmx loads it into #conv-pane and pushes its URL), sends body from the
+// reply composer with the conversation's own sender, and waits for the sent
+// message in the thread.
+func openAndReply(b *browserTab, convID, senderID int64, body string) {
+	b.t.Helper()
+	item := chromedp.CSS(fmt.Sprintf("#conv-item-%d .conv-item", convID))
+	b.do("click the conversation in the list", chromedp.WaitVisible(item), chromedp.Click(item))
+	b.waitFor("the conversation in the pane", fmt.Sprintf(
+		`location.pathname === '/conversations/%d' && !!document.querySelector('#conv-pane[data-conversation="%d"] #thread-%d') && !!document.getElementById('reply-body') && !document.getElementById('reply-body').disabled`,
+		convID, convID, convID))
+	if got, want := evalJS[string](b, `document.getElementById('reply-sender').value`), strconv.FormatInt(senderID, 10); got != want {
+		b.t.Fatalf("the reply composer's From is sender %s, want the conversation's %s", got, want)
+	}
+	b.do("type the reply", chromedp.Click(chromedp.ID("reply-body")), chromedp.SendKeys(chromedp.ID("reply-body"), body))
+	b.do("click Send", chromedp.Click(chromedp.CSS("#reply-form button[type=submit]")))
+	b.waitFor("the reply in the thread", fmt.Sprintf(
+		`[...document.querySelectorAll('#thread-%d .msg-out .msg-body')].some((e) => e.textContent === %s)`, convID, strconv.Quote(body)))
+	if n := evalJS[int](b, fmt.Sprintf(`document.querySelectorAll('#thread-%d .msg-out').length`, convID)); n != 1 {
+		b.t.Fatalf("%d outbound messages in the thread after one reply, want 1", n)
+	}
 }
 
 // screenshotForREADME writes docs/screenshot.png when CLASSLINE_SCREENSHOT=1.

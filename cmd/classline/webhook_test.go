@@ -281,11 +281,12 @@ func statusForm(sid, status string, errorCode int) url.Values {
 	return f
 }
 
-// composeSID sends a message through the composer as c and returns its SID.
-func composeSID(t *testing.T, ta *testApp, c *http.Client, to, channel string) string {
+// composeSID sends a message through the composer as c, from the given
+// sender (0: the first of the channel), and returns its SID.
+func composeSID(t *testing.T, ta *testApp, c *http.Client, to, channel string, senderID int64) string {
 	t.Helper()
 	tok := ta.csrfOf(c, "/compose")
-	r := doHTTP(t, c, http.MethodPost, ta.URL+"/compose", url.Values{"_csrf": {tok}, "to": {to}, "channel": {channel}, "body": {"Note for " + to}, "sender_id": {"0"}}, nil)
+	r := doHTTP(t, c, http.MethodPost, ta.URL+"/compose", url.Values{"_csrf": {tok}, "to": {to}, "channel": {channel}, "body": {"Note for " + to}, "sender_id": {strconv.FormatInt(senderID, 10)}}, nil)
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("compose to %s: %d", to, r.status)
 	}
@@ -341,6 +342,8 @@ func TestWebhookStatusCallbacksOutOfOrder(t *testing.T) {
 	// The simulator's own callbacks would come an hour later: the test posts them.
 	ta := startTestApp(t, testOptions{StepDelay: time.Hour})
 	admin := ta.loginAdmin()
+	const waNumber = "+14155550100" // admissions' WhatsApp sender
+	waSender := senderID(t, ta, "whatsapp", waNumber)
 
 	type cb struct {
 		status  string
@@ -366,7 +369,9 @@ func TestWebhookStatusCallbacksOutOfOrder(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sid := composeSID(t, ta, admin, tc.to, "whatsapp")
+			// WhatsApp free text needs the 24-hour window open: the parent writes first.
+			checkTwiML(t, "inbound from "+tc.to, postTwilio(t, ta, inboundPath, inboundForm(newSID(), "whatsapp:"+tc.to, "whatsapp:"+waNumber, "Hello from "+tc.to, "Parent")))
+			sid := composeSID(t, ta, admin, tc.to, "whatsapp", waSender)
 			for _, c := range tc.callbacks {
 				checkTwiML(t, "status "+c.status, postTwilio(t, ta, statusPath, statusForm(sid, c.status, c.code)))
 			}
@@ -417,6 +422,11 @@ func TestWebhookStatusBeforeCreateAnswer(t *testing.T) {
 	if n := countRows(t, ta, `SELECT count(*) FROM messages`); n != 0 {
 		t.Fatalf("a callback for an unknown SID created %d messages", n)
 	}
+
+	// WhatsApp free text needs the 24-hour window open: the parent writes to
+	// admissions' WhatsApp number first.
+	checkTwiML(t, "parent's inbound", postTwilio(t, ta, inboundPath, inboundForm(newSID(), "whatsapp:+15557652020", "whatsapp:+14155550100", "Is the trip tomorrow?", "Parent")))
+	waSender := senderID(t, ta, "whatsapp", "+14155550100")
 
 	// The race, for real: a Twilio (the simulator, wrapped) that posts the
 	// message's callbacks to our status webhook and waits for our 200 before
@@ -484,7 +494,7 @@ func TestWebhookStatusBeforeCreateAnswer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, msgID, err := svc.Compose(ctx, admin, messaging.ComposeInput{To: "+1 555 765 2020", Channel: "whatsapp", Body: "Trip tomorrow"})
+	_, msgID, err := svc.Compose(ctx, admin, messaging.ComposeInput{To: "+1 555 765 2020", Channel: "whatsapp", Body: "Trip tomorrow", SenderID: waSender})
 	if err != nil {
 		t.Fatalf("compose: %v", err)
 	}

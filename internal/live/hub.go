@@ -26,6 +26,8 @@ const (
 	MessageCreated      = "message.created"
 	MessageStatus       = "message.status"
 	ConversationUpdated = "conversation.updated"
+	// PresenceChanged: someone opened, left or typed in a conversation.
+	PresenceChanged = "presence.changed"
 )
 
 // Event says what changed; subscribers load what they may see. Ids only: a

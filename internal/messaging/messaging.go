@@ -53,6 +53,19 @@ type Service struct {
 	Log               *slog.Logger
 	// OnSend is told the outcome of each create call ("ok" or an error code), for metrics.
 	OnSend func(channel, result string)
+	// MediaURL gives the public, expiring URL Twilio fetches a stored file from.
+	MediaURL func(ctx context.Context, fileID int64) (string, error)
+	// Now is the clock for the WhatsApp window; time.Now when nil.
+	Now func() time.Time
+
+	bg background
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
 }
 
 // CanSee reports whether user may see things of a department (nil = none).
@@ -80,6 +93,7 @@ type ComposeInput struct {
 	Channel  string
 	Body     string
 	SenderID int64 // 0: the first sender of the channel the user may use
+	Media    []db.Media
 }
 
 // Compose validates a new message, stores it as queued in its conversation
@@ -96,7 +110,7 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	if in.Channel != policy.ChannelWhatsApp && in.Channel != policy.ChannelSMS {
 		errs["channel"] = "Choose WhatsApp or SMS."
 	}
-	checkBody(in.Body, errs)
+	checkBody(in.Body, len(in.Media) > 0, errs)
 	var sender db.Sender
 	if _, bad := errs["channel"]; !bad {
 		sender, err = s.pickSender(ctx, u, in.Channel, in.SenderID)
@@ -112,10 +126,19 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 		}
 	}
 	if perr == nil && len(errs) == 0 {
-		if out, err := s.DB.OptedOut(ctx, phone, policy.PurposeTransactional); err != nil {
+		if msg, err := s.optOutText(ctx, phone); err != nil {
 			return 0, 0, err
-		} else if out {
-			errs["to"] = "This number has opted out (it replied STOP). It can opt back in by replying START."
+		} else if msg != "" {
+			errs["to"] = msg
+		}
+	}
+	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp {
+		existing, err := s.DB.ConversationFor(ctx, phone, sender.ID)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return 0, 0, err
+		}
+		if msg := WindowClosedText(existing.LastInboundAt, s.now()); msg != "" {
+			errs["body"] = msg
 		}
 	}
 	if len(errs) > 0 {
@@ -135,40 +158,119 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	if err != nil {
 		return 0, 0, fmt.Errorf("compose to %s: %w", in.Channel, err)
 	}
-	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body)
+	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body, in.Media, true)
 	return conversationID, messageID, err
 }
 
-// Reply sends body in an existing conversation, from its sender.
-func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, body string) (int64, error) {
+// ReplyInput is a message typed under a conversation.
+type ReplyInput struct {
+	Body string
+	// SenderID other than the conversation's sends from that sender instead,
+	// which continues in the contact's conversation with it.
+	SenderID int64
+	Media    []db.Media
+	// resend: Media are files of an earlier message, sent again (a retry).
+	resend bool
+}
+
+// Reply sends in an existing conversation, from its sender or the one chosen,
+// and returns the conversation the message went to and the message.
+func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, in ReplyInput) (int64, int64, error) {
 	conv, err := s.DB.ConversationByID(ctx, conversationID)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if !CanSee(u, conv.DepartmentID) {
-		return 0, ErrForbidden
+		return 0, 0, ErrForbidden
 	}
 	errs := FieldErrors{}
-	checkBody(body, errs)
-	if conv.Sender.Status == "OFFLINE" {
-		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now. Ask an admin to check the sender."
+	checkBody(in.Body, len(in.Media) > 0, errs)
+	sender := conv.Sender
+	if in.SenderID != 0 && in.SenderID != conv.Sender.ID {
+		sd, err := s.DB.SenderByID(ctx, in.SenderID)
+		switch {
+		case errors.Is(err, db.ErrNotFound) || (err == nil && !CanSee(u, sd.DepartmentID)):
+			errs["sender"] = "Choose one of your departments' senders."
+		case err != nil:
+			return 0, 0, err
+		case sd.Status == "OFFLINE":
+			errs["sender"] = "That sender is offline at Twilio, so it cannot send now. Choose another sender."
+		default:
+			sender = sd
+		}
+	} else if sender.Status == "OFFLINE" {
+		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now. Ask an admin to check the sender, or choose another sender."
 	}
 	if len(errs) == 0 {
-		if out, err := s.DB.OptedOut(ctx, conv.Contact.Phone, policy.PurposeTransactional); err != nil {
-			return 0, err
-		} else if out {
-			errs["body"] = "This contact has opted out (replied STOP); they must reply START before you can write again."
+		if msg, err := s.optOutText(ctx, conv.Contact.Phone); err != nil {
+			return 0, 0, err
+		} else if msg != "" {
+			errs["body"] = msg
+		}
+	}
+	target := conv
+	if len(errs) == 0 && sender.ID != conv.Sender.ID {
+		target, err = s.DB.ConversationFor(ctx, conv.Contact.Phone, sender.ID)
+		if err != nil && !errors.Is(err, db.ErrNotFound) {
+			return 0, 0, err
+		}
+	}
+	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp {
+		if msg := WindowClosedText(target.LastInboundAt, s.now()); msg != "" {
+			errs["body"] = msg
 		}
 	}
 	if len(errs) > 0 {
-		return 0, errs
+		return 0, 0, errs
 	}
-	return s.send(ctx, u, conv.ID, conv.Sender, conv.Contact.Phone, body)
+	if sender.ID != conv.Sender.ID {
+		err := s.DB.InTx(ctx, func(tx pgx.Tx) error {
+			var err error
+			target.ID, err = db.UpsertConversationTx(ctx, tx, conv.Contact.ID, sender)
+			return err
+		})
+		if err != nil {
+			return 0, 0, fmt.Errorf("reply from sender %d: %w", sender.ID, err)
+		}
+	}
+	id, err := s.send(ctx, u, target.ID, sender, conv.Contact.Phone, in.Body, in.Media, !in.resend)
+	return target.ID, id, err
 }
 
-func checkBody(body string, errs FieldErrors) {
+// WindowClosedText explains why a free-form WhatsApp message cannot be sent
+// now, or is "" while the 24-hour window is open.
+func WindowClosedText(lastInbound *time.Time, now time.Time) string {
+	if policy.WhatsAppWindow(lastInbound, now).Open {
+		return ""
+	}
+	why := "This contact has not written to this WhatsApp number yet"
+	if lastInbound != nil {
+		why = "This contact last wrote more than 24 hours ago"
+	}
+	return why + ", so WhatsApp only allows an approved template, not free text. Template sending arrives in a coming release; until then use SMS or wait for the contact to write."
+}
+
+// optOutText explains since when a number has opted out, or is "".
+func (s *Service) optOutText(ctx context.Context, phone string) (string, error) {
+	since, err := s.DB.OptOutSince(ctx, phone, policy.PurposeTransactional)
+	if err != nil || since == nil {
+		return "", err
+	}
+	return OptOutText(*since, nil), nil
+}
+
+// OptOutText says a contact opted out and since when, in the school's zone.
+func OptOutText(since time.Time, tz *time.Location) string {
+	if tz == nil {
+		tz = time.UTC
+	}
+	return "This contact opted out on " + since.In(tz).Format("2 Jan 2006 at 15:04") +
+		" (they replied STOP), so nothing can be sent to them. They can opt back in by replying START."
+}
+
+func checkBody(body string, hasMedia bool, errs FieldErrors) {
 	switch n := utf8.RuneCountInString(body); {
-	case strings.TrimSpace(body) == "":
+	case strings.TrimSpace(body) == "" && !hasMedia:
 		errs["body"] = "Write a message first."
 	case n > MaxBodyLength:
 		errs["body"] = fmt.Sprintf("The message is %d characters; the limit is %d.", n, MaxBodyLength)
@@ -212,7 +314,9 @@ func channelName(c string) string {
 }
 
 // send stores the message as queued, then calls Twilio and records its answer.
-func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string) (int64, error) {
+// attach links uploaded files to the new message; a resend reuses files
+// already linked to the message it repeats.
+func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string, media []db.Media, attach bool) (int64, error) {
 	seg := policy.CountSegments(body)
 	from := policy.Address(sender.Channel, sender.Address)
 	to := policy.Address(sender.Channel, phone)
@@ -221,10 +325,15 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 		var err error
 		messageID, err = db.InsertOutboundTx(ctx, tx, db.NewOutbound{
 			ConversationID: conversationID, Channel: sender.Channel, From: from, To: to,
-			Body: body, Segments: seg.Count, SentBy: u.ID,
+			Body: body, Segments: seg.Count, SentBy: u.ID, Media: media,
 		})
 		if err != nil {
 			return err
+		}
+		if ids := fileIDs(media); attach && len(ids) > 0 {
+			if err := db.AttachMediaFilesTx(ctx, tx, messageID, ids); err != nil {
+				return err
+			}
 		}
 		return live.Publish(ctx, tx, live.Event{Type: live.MessageCreated, ConversationID: conversationID, MessageID: messageID, DepartmentID: deref(sender.DepartmentID)})
 	})
@@ -232,6 +341,16 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 		return 0, fmt.Errorf("store outbound: %w", err)
 	}
 	req := twilio.SendRequest{To: to, Body: body, StatusCallback: s.StatusCallbackURL}
+	for _, id := range fileIDs(media) {
+		if s.MediaURL == nil {
+			return messageID, errors.New("send media: no media URL source configured")
+		}
+		u, err := s.MediaURL(ctx, id)
+		if err != nil {
+			return messageID, fmt.Errorf("send media %d: %w", id, err)
+		}
+		req.MediaURLs = append(req.MediaURLs, u)
+	}
 	if sender.Address != "" {
 		req.From = from
 	} else {
@@ -318,5 +437,16 @@ func (s *Service) Retry(ctx context.Context, u db.User, messageID int64) (int64,
 	if m.Direction != "outbound" || (m.Status != "failed" && m.Status != "undelivered") || !policy.Retryable(code) {
 		return 0, ErrNotRetryable
 	}
-	return s.Reply(ctx, u, conv.ID, m.Body)
+	_, id, err := s.Reply(ctx, u, conv.ID, ReplyInput{Body: m.Body, Media: m.Media, resend: true})
+	return id, err
+}
+
+func fileIDs(media []db.Media) []int64 {
+	var ids []int64
+	for _, m := range media {
+		if m.FileID != 0 {
+			ids = append(ids, m.FileID)
+		}
+	}
+	return ids
 }

@@ -264,6 +264,10 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestComposeValidation(t *testing.T) {
 	e := newEnv(t, envOptions{})
+	// ok is valid only once the contact has written to the WhatsApp sender the
+	// admin gets by default (Academics: senders go by department name), which
+	// opens WhatsApp's 24-hour window; each case below breaks just one field.
+	e.parentWrites("+15550104242", e.waAcademics, "Hello from a parent")
 	ok := messaging.ComposeInput{To: "+1 555 010 4242", Channel: "whatsapp", Body: "Hello"}
 	with := func(f func(*messaging.ComposeInput)) messaging.ComposeInput {
 		in := ok
@@ -316,11 +320,15 @@ func TestComposeValidation(t *testing.T) {
 			}
 		})
 	}
-	if n := e.count(`SELECT count(*) FROM messages`); n != 0 {
-		t.Errorf("invalid input stored %d messages", n)
+	// Only the parent's inbound message and conversation exist.
+	if n := e.count(`SELECT count(*) FROM messages`); n != 1 {
+		t.Errorf("invalid input stored %d messages", n-1)
 	}
-	if n := e.count(`SELECT count(*) FROM conversations`); n != 0 {
-		t.Errorf("invalid input created %d conversations", n)
+	if n := e.count(`SELECT count(*) FROM messages WHERE direction = 'outbound'`); n != 0 {
+		t.Errorf("invalid input stored %d outbound messages", n)
+	}
+	if n := e.count(`SELECT count(*) FROM conversations`); n != 1 {
+		t.Errorf("invalid input created %d conversations", n-1)
 	}
 	if n := len(e.sim.Messages()); n != 0 {
 		t.Errorf("invalid input reached the simulator %d times", n)
@@ -346,11 +354,13 @@ func TestComposeStoresQueuedThenSID(t *testing.T) {
 		status string
 		sid    *string
 	}
+	// The parent writes first: WhatsApp allows free text only within 24 hours.
+	parentConv := e.parentWrites("+15550104242", e.waAdmissions, "Hello, when is parents' evening?")
 	var seen []snapshot
 	e.hooks(func() {
 		var s snapshot
 		_ = e.db.Pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&s.n)
-		_ = e.db.Pool.QueryRow(ctx, `SELECT status, twilio_sid FROM messages`).Scan(&s.status, &s.sid)
+		_ = e.db.Pool.QueryRow(ctx, `SELECT status, twilio_sid FROM messages WHERE direction = 'outbound'`).Scan(&s.status, &s.sid)
 		e.mu.Lock()
 		seen = append(seen, s)
 		e.mu.Unlock()
@@ -362,8 +372,11 @@ func TestComposeStoresQueuedThenSID(t *testing.T) {
 	e.mu.Lock()
 	got := slices.Clone(seen)
 	e.mu.Unlock()
-	if len(got) != 1 || got[0].n != 1 || got[0].status != "queued" || got[0].sid != nil {
-		t.Fatalf("when Twilio was called the database held %+v; want one queued message without SID", got)
+	if len(got) != 1 || got[0].n != 2 || got[0].status != "queued" || got[0].sid != nil {
+		t.Fatalf("when Twilio was called the database held %+v; want the parent's message and one queued message without SID", got)
+	}
+	if convID != parentConv {
+		t.Errorf("composed into conversation %d, want the parent's %d", convID, parentConv)
 	}
 	sims := e.sim.Messages()
 	if len(sims) != 1 {
@@ -438,6 +451,11 @@ func TestCallbacksDriveMessagesToTheirEnd(t *testing.T) {
 		{"+15550104243", "sms", "delivered", 0, []event{{"queued", false, false, 0}, {"sent", true, false, 0}, {"delivered", true, false, 0}}},
 	}
 	for _, tc := range cases {
+		if tc.channel == "whatsapp" {
+			// Open the 24-hour window with the admin's default WhatsApp sender
+			// (Academics: senders go by department name).
+			e.parentWrites(tc.to, e.waAcademics, "Hello from a parent")
+		}
 		t.Run(tc.to+" "+tc.channel, func(t *testing.T) {
 			_, id, err := e.svc.Compose(context.Background(), e.admin, messaging.ComposeInput{To: tc.to, Channel: tc.channel, Body: "Hello"})
 			if err != nil {
@@ -486,6 +504,9 @@ func TestStatusCallbackBeforeCreateAnswer(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, envOptions{}) // no StatusCallback: the simulator posts nothing itself
 			ctx := context.Background()
+			// The parent writes to the admin's default WhatsApp sender
+			// (Academics) first, which opens the 24-hour window.
+			e.parentWrites("+15550104242", e.waAcademics, "Hello from a parent")
 			var (
 				earlyApplied []bool
 				earlyEvents  []event
@@ -703,7 +724,7 @@ func TestReceiveInboundConsent(t *testing.T) {
 	if !errors.As(err, &fe) || !strings.Contains(fe["to"], "opted out") || len(fe) != 1 {
 		t.Fatalf("compose to an opted-out number: %v", err)
 	}
-	if _, err := e.svc.Reply(ctx, e.admin, res.ConversationID, "Sure?"); !errors.As(err, &fe) || !strings.Contains(fe["body"], "opted out") {
+	if _, _, err := e.svc.Reply(ctx, e.admin, res.ConversationID, messaging.ReplyInput{Body: "Sure?"}); !errors.As(err, &fe) || !strings.Contains(fe["body"], "opted out") {
 		t.Fatalf("reply to an opted-out contact: %v", err)
 	}
 	if n := len(e.sim.Messages()); n != 0 {
@@ -727,16 +748,16 @@ func TestReplyChecksDepartment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Reply(ctx, e.staffAcademics, res.ConversationID, "Not mine"); !errors.Is(err, messaging.ErrForbidden) {
+	if _, _, err := e.svc.Reply(ctx, e.staffAcademics, res.ConversationID, messaging.ReplyInput{Body: "Not mine"}); !errors.Is(err, messaging.ErrForbidden) {
 		t.Fatalf("reply by another department: %v, want ErrForbidden", err)
 	}
 	if n := len(e.sim.Messages()); n != 0 {
 		t.Fatalf("a forbidden reply reached the simulator")
 	}
-	if _, err := e.svc.Reply(ctx, e.staffAdmissions, res.ConversationID, ""); !errors.As(err, new(messaging.FieldErrors)) {
+	if _, _, err := e.svc.Reply(ctx, e.staffAdmissions, res.ConversationID, messaging.ReplyInput{Body: ""}); !errors.As(err, new(messaging.FieldErrors)) {
 		t.Fatalf("empty reply: %v, want FieldErrors", err)
 	}
-	id, err := e.svc.Reply(ctx, e.staffAdmissions, res.ConversationID, "Hello Maria")
+	_, id, err := e.svc.Reply(ctx, e.staffAdmissions, res.ConversationID, messaging.ReplyInput{Body: "Hello Maria"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -866,15 +887,19 @@ func TestComposeRefusesOfflineSender(t *testing.T) {
 func TestReplyRefusesOfflineSender(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
+	parentConv := e.parentWrites("+15550104343", e.waAdmissions, "Hello from a parent") // opens the 24-hour window
 	convID, _, err := e.svc.Compose(ctx, e.admin, messaging.ComposeInput{To: "+1 555 010 4343", Channel: "whatsapp", Body: "Hi", SenderID: e.waAdmissions.ID})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if convID != parentConv {
+		t.Fatalf("composed into conversation %d, want the parent's %d", convID, parentConv)
 	}
 	if _, err := e.db.Pool.Exec(ctx, `UPDATE senders SET status = 'OFFLINE' WHERE id = $1`, e.waAdmissions.ID); err != nil {
 		t.Fatal(err)
 	}
 	sent := len(e.sim.Messages())
-	_, err = e.svc.Reply(ctx, e.admin, convID, "Are you there?")
+	_, _, err = e.svc.Reply(ctx, e.admin, convID, messaging.ReplyInput{Body: "Are you there?"})
 	var fe messaging.FieldErrors
 	if !errors.As(err, &fe) || !strings.Contains(fe["body"], "offline") {
 		t.Fatalf("err = %v, want a body field error saying the number is offline", err)

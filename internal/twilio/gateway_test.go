@@ -1,6 +1,7 @@
 package twilio
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -221,10 +222,18 @@ func TestSendWhatsAppAndSMSWithSignedCallbacks(t *testing.T) {
 	e := newEnv(t, twiliosim.Config{}, nil)
 	rc := newReceiver(t, e.gw)
 	ctx := context.Background()
+	// Like Twilio, the simulator fetches MediaUrl before sending.
+	slip := []byte("%PDF-1.4\n% permission slip\n")
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write(slip)
+	}))
+	t.Cleanup(files.Close)
+	slipURL := files.URL + "/public/media/slip.pdf"
 
 	wa, err := e.gw.SendMessage(ctx, SendRequest{
 		From: "whatsapp:+15550009999", To: "whatsapp:+15551234567", Body: "Trip tomorrow: bring lunch 🍎",
-		MediaURLs: []string{"https://school.example/slip.pdf"}, StatusCallback: rc.srv.URL + "/webhooks/twilio/status",
+		MediaURLs: []string{slipURL}, StatusCallback: rc.srv.URL + "/webhooks/twilio/status",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -260,7 +269,8 @@ func TestSendWhatsAppAndSMSWithSignedCallbacks(t *testing.T) {
 		t.Fatalf("fetch: %+v %v", got, err)
 	}
 	sims := e.sim.Messages()
-	if len(sims) != 2 || len(sims[0].MediaURLs) != 1 || sims[0].MediaURLs[0] != "https://school.example/slip.pdf" ||
+	if len(sims) != 2 || len(sims[0].MediaURLs) != 1 || sims[0].MediaURLs[0] != slipURL ||
+		len(sims[0].Media) != 1 || !bytes.Equal(sims[0].Media[0].Data, slip) || sims[0].Media[0].ContentType != "application/pdf" ||
 		sims[0].StatusCallback != rc.srv.URL+"/webhooks/twilio/status" {
 		t.Fatalf("simulator saw %+v", sims)
 	}

@@ -18,7 +18,10 @@ type InboundMessage struct {
 	From, To              string // "whatsapp:+E164" or "+E164"
 	Body, ProfileName     string
 	MediaURLs, MediaTypes []string // MediaTypes default from the URL's extension
-	Extra                 map[string]string
+	// Files are attachments the simulator holds and serves itself: each becomes a MediaUrlN
+	// on the simulator's base URL (Config.BaseURL, SetBaseURL), after the MediaURLs.
+	Files []File
+	Extra map[string]string
 }
 
 // SMS consent keywords Twilio's opt-out management acts on for SMS.
@@ -53,8 +56,12 @@ func (s *Sim) Inbound(ctx context.Context, m InboundMessage) (sid string, status
 
 	wa := isWhatsApp(m.From)
 	sid = newSID("SM")
-	if len(m.MediaURLs) > 0 {
+	if len(m.MediaURLs) > 0 || len(m.Files) > 0 {
 		sid = newSID("MM")
+	}
+	held, err := s.holdFiles(sid, &m)
+	if err != nil {
+		return "", 0, err
 	}
 	types := make([]string, len(m.MediaURLs))
 	for i, u := range m.MediaURLs {
@@ -119,6 +126,7 @@ func (s *Sim) Inbound(ctx context.Context, m InboundMessage) (sid string, status
 		Body:                m.Body,
 		MessagingServiceSID: f.Get("MessagingServiceSid"),
 		MediaURLs:           append([]string(nil), m.MediaURLs...),
+		Media:               held,
 		Status:              "received",
 		NumSegments:         segments,
 		DateCreated:         now,
@@ -199,30 +207,47 @@ func (l *stringList) UnmarshalJSON(b []byte) error {
 
 func (s *Sim) handleSimInbound(w http.ResponseWriter, r *http.Request) {
 	var m InboundMessage
-	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/json" {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" {
 		var in struct {
 			From, To, Body, ProfileName string
 			MediaURL                    stringList `json:"MediaUrl"`
 			MediaContentType            stringList `json:"MediaContentType"`
+			Files                       []File     // Data is base64 in JSON
 		}
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxInboundUpload)).Decode(&in); err != nil {
 			writeError(w, http.StatusBadRequest, 20001, "Invalid JSON: "+err.Error())
 			return
 		}
 		m = InboundMessage{From: in.From, To: in.To, Body: in.Body, ProfileName: in.ProfileName,
-			MediaURLs: in.MediaURL, MediaTypes: in.MediaContentType}
+			MediaURLs: in.MediaURL, MediaTypes: in.MediaContentType, Files: in.Files}
 	} else {
-		if err := r.ParseForm(); err != nil {
+		if ct == "multipart/form-data" {
+			r.Body = http.MaxBytesReader(w, r.Body, maxInboundUpload)
+			if err := r.ParseMultipartForm(maxInboundUpload); err != nil {
+				writeError(w, http.StatusBadRequest, 20001, "Invalid form: "+err.Error())
+				return
+			}
+		} else if err := r.ParseForm(); err != nil {
 			writeError(w, http.StatusBadRequest, 20001, "Invalid form: "+err.Error())
 			return
 		}
 		f := r.PostForm
 		m = InboundMessage{From: f.Get("From"), To: f.Get("To"), Body: f.Get("Body"),
 			ProfileName: f.Get("ProfileName"), MediaURLs: f["MediaUrl"], MediaTypes: f["MediaContentType"]}
+		files, err := formFiles(r)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid file: "+err.Error())
+			return
+		}
+		m.Files = files
 	}
 	if m.From == "" || m.To == "" {
 		writeError(w, http.StatusBadRequest, 21604, "From and To are required.")
 		return
+	}
+	if len(m.Files) > 0 && s.BaseURL() == "" {
+		s.SetBaseURL(requestBase(r)) // run alone, the simulator learns its address from its callers
 	}
 	sid, status, err := s.Inbound(r.Context(), m)
 	if err != nil {

@@ -100,7 +100,8 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 
 	s.logf("twiliosim: created %s (%s), plan %s", m.SID, res.Status, plan)
-	s.goAsync(func(ctx context.Context) { s.progress(ctx, m, plan) })
+	// Like Twilio, fetch the MediaUrls first: a file that cannot be fetched fails the message.
+	s.goAsync(func(ctx context.Context) { s.progress(ctx, m, s.fetchMedia(ctx, m, plan)) })
 	writeJSON(w, http.StatusCreated, res)
 }
 

@@ -36,6 +36,13 @@ var errorMessages = map[int]string{
 	errUnknown:      "Unknown error",
 	errWAOutsideWin: "Failed to send freeform message because you are outside the allowed window. If you are using WhatsApp, please use a Message Template.",
 	errWANotOnWA:    "Message cannot be sent because the recipient is not a valid WhatsApp user",
+
+	// Media the simulator could not use (media.go).
+	errHTTPRetrieval: "HTTP retrieval failure",
+	errContentType:   "Invalid Content-Type",
+	errMediaTooLarge: "Media exceeds messaging provider size limit",
+	errWAMediaFetch:  "Media failed to download",
+	errWAContent:     "Channel invalid content error",
 }
 
 // step is one status a message reaches.

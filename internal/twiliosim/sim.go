@@ -10,13 +10,15 @@
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json        create (form-encoded)
 //	GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json  fetch
 //	GET  /2010-04-01/Accounts/{AccountSid}/Messages.json        list (To, From, PageSize, Page)
+//	GET  /2010-04-01/Accounts/{AccountSid}/Messages/{Sid}/Media/{MediaSid}  a file (".json": JSON)
 //
 // REST calls need HTTP basic auth with Config.AccountSID and Config.AuthToken (else 401, code
 // 20003). Paths are routed as Twilio's; the X-Twilio-Host header a gateway may add is ignored.
 //
 // # Developer endpoints (no auth)
 //
-//	POST /sim/inbound    form or JSON {From, To, Body, ProfileName, MediaUrl}: a parent writes
+//	POST /sim/inbound    form, multipart (files) or JSON {From, To, Body, ProfileName, MediaUrl,
+//	                     Files: [{Name, ContentType, Data (base64)}]}: a parent writes
 //	GET  /sim/messages   every message, as Twilio Message JSON
 //
 // # Deterministic magic numbers
@@ -65,6 +67,9 @@ type Config struct {
 	EnforceWindow bool
 	// InboundURL is where simulated inbound messages are POSTed.
 	InboundURL string
+	// BaseURL is the simulator's own address ("http://127.0.0.1:8099"), the base of the media
+	// URLs it gives inbound files. Unset, POST /sim/inbound takes it from the request's Host.
+	BaseURL string
 	// Now is the clock for dates and the 24-hour window; default time.Now.
 	Now func() time.Time
 	// Seed seeds the randomness; 0 means time-based.
@@ -94,10 +99,15 @@ type Message struct {
 	DateCreated         time.Time
 	DateSent            time.Time // zero until sent
 	DateUpdated         time.Time
+
+	// Media are the files the simulator holds for the message: an inbound message's Files, or
+	// what it fetched from an outbound message's MediaURLs (see media.go).
+	Media []MediaItem
 }
 
 func (m Message) clone() Message {
 	m.MediaURLs = append([]string(nil), m.MediaURLs...)
+	m.Media = append([]MediaItem(nil), m.Media...)
 	return m
 }
 
@@ -113,6 +123,7 @@ type Sim struct {
 	mu          sync.Mutex
 	rng         *mrand.Rand
 	inboundURL  string
+	baseURL     string
 	messages    []*Message
 	bySID       map[string]*Message
 	optedOut    map[string]bool
@@ -139,6 +150,7 @@ func New(cfg Config) *Sim {
 		client:      cfg.HTTPClient,
 		rng:         mrand.New(mrand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)),
 		inboundURL:  cfg.InboundURL,
+		baseURL:     strings.TrimRight(cfg.BaseURL, "/"),
 		bySID:       make(map[string]*Message),
 		optedOut:    make(map[string]bool),
 		lastInbound: make(map[string]time.Time),
@@ -160,6 +172,7 @@ func New(cfg Config) *Sim {
 // of their own, wrapping REST handlers in s.rest for auth, latency and the concurrency cap.
 func (s *Sim) routes() {
 	s.registerMessages(s.mux)
+	s.registerMedia(s.mux)
 	s.registerDev(s.mux)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")

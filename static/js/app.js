@@ -46,6 +46,207 @@
   // late fonts). Re-observing current threads each time drops removed ones.
   const ro = window.ResizeObserver ? new ResizeObserver((es) => es.forEach((e) => stick(e.target))) : null;
 
+  // ---- Inbox: live rows that fit the view, read marks, presence, keys ----
+  const me = () => (document.body && document.body.dataset.userId) || '';
+  const inbox = {
+    // Does row li belong in the list as it is filtered (view, status, sort)?
+    fits(li, list) {
+      const d = li.dataset, l = list.dataset;
+      if (d.status !== l.status) return false;
+      if (l.view === 'mine' && d.assignee !== l.user) return false;
+      if (l.view === 'unassigned' && d.assignee !== '') return false;
+      if (l.view === 'department' && d.department !== l.department) return false;
+      if (l.sort === 'waiting' && !d.waiting) return false;
+      return true;
+    },
+    // Handles a live row for the conversation list; true when it dealt with
+    // the swap itself (dropped a row that belongs to another view, or updated
+    // one in place where the list must not reorder).
+    filterLive(target, fragment) {
+      const list = document.getElementById('conv-list');
+      if (!list) return false;
+      const rows = Array.from(fragment.children).filter((el) => el.id && el.id.startsWith('conv-item-'));
+      if (!rows.length) return false;
+      const onList = target === list || list.contains(target);
+      if (!onList) return false;
+      let handled = false;
+      rows.forEach((el) => {
+        const old = document.getElementById(el.id);
+        const keepActive = old && old.querySelector('.conv-item.active');
+        if (keepActive) {
+          const item = el.querySelector('.conv-item');
+          if (item) { item.classList.add('active'); item.classList.remove('unread'); }
+        }
+        const mode = list.dataset.live;
+        if (!inbox.fits(el, list)) { if (old) old.remove(); el.remove(); handled = true; return; }
+        if (mode !== 'move-to-top') {
+          // Search results and the waiting order keep their rows where they are.
+          if (old) { old.replaceWith(el); htmx.process(el); } else el.remove();
+          handled = true;
+        }
+      });
+      return handled;
+    },
+    conversationId() {
+      const pane = document.querySelector('#conv-pane[data-conversation]');
+      return pane ? pane.dataset.conversation : '';
+    },
+    post(path, data, beacon) {
+      const meta = document.querySelector('meta[name="csrf-token"]');
+      const body = new FormData();
+      if (meta) body.append('_csrf', meta.content);
+      Object.entries(data || {}).forEach(([k, v]) => body.append(k, v));
+      if (beacon && navigator.sendBeacon) { navigator.sendBeacon(path, body); return; }
+      fetch(path, { method: 'POST', body, credentials: 'same-origin', headers: { 'HX-Request': 'true' } }).catch(() => {});
+    },
+  };
+
+  // A message arriving in the open conversation is read: mark it so the
+  // unread badges of this user stay true, and clear the row's dot.
+  let readTimer;
+  function markOpenRead() {
+    const id = inbox.conversationId();
+    if (!id || document.hidden) return;
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => inbox.post('/conversations/' + id + '/read'), 500);
+    const item = document.querySelector('#conv-item-' + id + ' .conv-item');
+    if (item) item.classList.remove('unread');
+  }
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) markOpenRead(); });
+
+  // Presence: who else has this conversation open or is replying.
+  let presenceFor = '', typingTimer, typing = false;
+  function presence(extra) {
+    if (presenceFor) inbox.post('/conversations/' + presenceFor + '/presence', extra);
+  }
+  function leave() { if (presenceFor) inbox.post('/conversations/' + presenceFor + '/presence', { leave: '1' }, true); presenceFor = ''; }
+  setInterval(() => { if (presenceFor && !document.hidden) presence({ typing: typing ? '1' : '0' }); }, 15000);
+  window.addEventListener('pagehide', leave);
+  document.addEventListener('input', (e) => {
+    if (!e.target.matches || !e.target.matches('#reply-body')) return;
+    if (!typing) { typing = true; presence({ typing: '1' }); }
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(() => { typing = false; presence({ typing: '0' }); }, 6000);
+  });
+  function tidyPresence() {
+    const now = Date.now();
+    document.querySelectorAll('.presence').forEach((box) => {
+      let shown = 0;
+      box.querySelectorAll('.viewer').forEach((v) => {
+        const stale = now - Date.parse(v.dataset.seen) > 60000;
+        const hide = v.dataset.userId === me() || stale;
+        v.hidden = hide;
+        if (!hide) shown++;
+      });
+      box.classList.toggle('has-viewers', shown > 0);
+    });
+  }
+  setInterval(tidyPresence, 10000);
+
+  // Header: hide "Assign to me" when it is mine; count the WhatsApp window
+  // down, and ask the server for a new composer when the window opens or closes.
+  function refreshComposer() {
+    const form = document.getElementById('reply-form');
+    const id = inbox.conversationId();
+    if (!form || !id) return;
+    const sel = form.querySelector('[name="sender_id"]');
+    const body = form.querySelector('[name="body"]');
+    const q = new URLSearchParams({ sender_id: sel ? sel.value : '', body: body ? body.value : '' });
+    htmx.ajax('GET', '/conversations/' + id + '/composer?' + q.toString(), { target: '#reply-form', swap: 'outerHTML' });
+  }
+  function tidyHeader() {
+    document.querySelectorAll('.conversation-header').forEach((h) => {
+      const mine = h.dataset.assignee && h.dataset.assignee === me();
+      const btn = h.querySelector('#action-assign-me');
+      if (btn) btn.hidden = !!mine;
+      const form = document.getElementById('reply-form');
+      const closes = h.dataset.windowCloses ? Date.parse(h.dataset.windowCloses) : 0;
+      const left = closes - Date.now();
+      const pill = h.querySelector('.window-left');
+      if (pill && left > 0) {
+        const m = Math.floor(left / 60000);
+        pill.textContent = m < 1 ? 'under a minute' : m < 60 ? m + ' min' : Math.floor(m / 60) + ' h' + (m % 60 ? ' ' + (m % 60) + ' min' : '');
+      }
+      const blocked = form && form.dataset.blocked === 'window';
+      if (form && h.dataset.channel === 'whatsapp' && form.querySelector('[name="sender_id"]') &&
+          ((blocked && left > 0) || (!blocked && closes && left <= 0 && form.dataset.blocked === ''))) {
+        refreshComposer();
+      }
+    });
+  }
+  setInterval(tidyHeader, 30000);
+
+  htmx.onLoad((elt) => {
+    if (!(elt instanceof Element)) return;
+    const id = inbox.conversationId();
+    if (id !== presenceFor) { leave(); presenceFor = id; if (id) presence({ typing: '0' }); }
+    if (elt.closest('.thread') && elt.matches('.msg-in')) {
+      markOpenRead();
+      // The contact wrote: the window, or their consent (STOP/START), may
+      // have changed. Ask for a fresh composer unless someone is typing in it.
+      const box = document.getElementById('reply-body');
+      if (box && (!box.value || box.disabled)) refreshComposer();
+    }
+    if (elt.matches('#conv-pane') || elt.querySelector('#conv-pane')) {
+      document.querySelectorAll('#conv-list .conv-item.active').forEach((a) => a.classList.remove('active'));
+      const item = id && document.querySelector('#conv-item-' + id + ' .conv-item');
+      if (item) item.classList.add('active');
+      if (id) markOpenRead();
+      document.querySelector('.inbox') && document.querySelector('.inbox').classList.toggle('has-conversation', !!id);
+    }
+    if (elt.matches('.conversation-header') || elt.querySelector('.conversation-header')) tidyHeader();
+    if (elt.matches('.presence') || elt.querySelector('.presence')) tidyPresence();
+  });
+
+  // Keyboard: j/k move through the list, r reply, e close, a assign to me,
+  // Escape leaves a text box so the letters work again.
+  document.addEventListener('keydown', (e) => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const t = e.target;
+    const editing = t.matches && t.matches('input, textarea, select, [contenteditable]');
+    if (e.key === 'Escape' && editing && t.closest('#conv-pane')) {
+      t.blur();
+      const active = document.querySelector('#conv-list .conv-item.active');
+      if (active) active.focus();
+      return;
+    }
+    if (editing || document.querySelector('dialog[open]')) return;
+    const items = Array.from(document.querySelectorAll('#conv-list .conv-item'));
+    // The request is made from the button's attributes rather than by
+    // clicking it: a live update may replace the header (and the button)
+    // while the request is in flight, and htmx drops answers for detached
+    // elements. The next live update brings the outcome anyway.
+    const click = (sel) => {
+      const b = document.querySelector(sel);
+      if (!b || b.hidden || b.disabled) return;
+      e.preventDefault();
+      const vals = b.getAttribute('hx-vals');
+      htmx.ajax('POST', b.getAttribute('hx-post'), {
+        target: b.getAttribute('hx-target'), swap: 'outerHTML', values: vals ? JSON.parse(vals) : {},
+      });
+    };
+    switch (e.key) {
+      case 'j': case 'k': {
+        if (!items.length) return;
+        e.preventDefault();
+        // Focus first (a swap may still be on its way), then the open one.
+        let cur = items.indexOf(document.activeElement);
+        if (cur < 0) cur = items.findIndex((a) => a.classList.contains('active'));
+        const next = cur < 0 ? 0 : Math.min(items.length - 1, Math.max(0, cur + (e.key === 'j' ? 1 : -1)));
+        items[next].focus();
+        if (next !== cur) items[next].click();
+        break;
+      }
+      case 'r': {
+        const box = document.getElementById('reply-body');
+        if (box && !box.disabled) { e.preventDefault(); box.focus(); }
+        break;
+      }
+      case 'e': click('#action-close'); break;
+      case 'a': click('#action-assign-me'); break;
+    }
+  });
+
   // Live updates are OOB appends ("beforeend:#thread-1", "afterbegin:#conv-list")
   // that often carry an element already on the page: a message whose status
   // changed, a conversation with news. htmx would add a second copy. Instead
@@ -53,6 +254,7 @@
   // the old one is dropped so the new one lands on top (keeping .active).
   document.addEventListener('htmx:oobBeforeSwap', (e) => {
     const { target, fragment } = e.detail;
+    if (inbox.filterLive(target, fragment)) { e.detail.shouldSwap = false; return; }
     const toTop = target.matches('[data-live="move-to-top"]');
     Array.from(fragment.children).forEach((el) => {
       const old = el.id && document.getElementById(el.id);
@@ -85,7 +287,10 @@
     const a = document.activeElement;
     const typing = a && a !== document.body && !elt.contains(a) &&
       a.matches('input, textarea, select, [contenteditable]');
-    if (target && !typing) target.focus({ preventScroll: true });
+    // Moving through the list with j/k keeps focus in the list, so the next
+    // j/k still works after the conversation swaps in.
+    const inList = a && a.closest && a.closest('#conv-list');
+    if (target && !typing && !inList) target.focus({ preventScroll: true });
   });
 
   // [data-confirm] on a form (or on the element that sends the request) asks

@@ -9,6 +9,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/a-h/templ"
+
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/policy"
 )
@@ -143,3 +145,99 @@ func CanRetry(m db.Message) bool {
 
 // RetryURL is where a failed message is sent again.
 func RetryURL(id int64) string { return fmt.Sprintf("/messages/%d/retry", id) }
+
+func idOrEmpty(id *int64) string {
+	if id == nil {
+		return ""
+	}
+	return fmt.Sprint(*id)
+}
+
+func waitingAttr(c db.Conversation) string {
+	if c.WaitingSince == nil {
+		return ""
+	}
+	return ISO(*c.WaitingSince)
+}
+
+// WaitFlag is "over" when a waiting contact has waited past the department's
+// response goal, "near" past three quarters of it, else "".
+func WaitFlag(c db.Conversation, now time.Time) string {
+	if c.WaitingSince == nil || c.ResponseGoal <= 0 || c.Status != "open" {
+		return ""
+	}
+	waited := now.Sub(*c.WaitingSince)
+	switch {
+	case waited >= c.ResponseGoal:
+		return "over"
+	case waited >= c.ResponseGoal*3/4:
+		return "near"
+	}
+	return ""
+}
+
+// WaitText is how long a contact has waited, short.
+func WaitText(c db.Conversation, now time.Time) string {
+	if c.WaitingSince == nil {
+		return ""
+	}
+	return "Waiting " + ShortDuration(now.Sub(*c.WaitingSince))
+}
+
+// WaitTitle explains the waiting time against the goal.
+func WaitTitle(c db.Conversation, now time.Time) string {
+	t := WaitText(c, now) + " for an answer"
+	if c.ResponseGoal > 0 {
+		t += "; the department's goal is " + ShortDuration(c.ResponseGoal)
+	}
+	return t
+}
+
+// ShortDuration is "45 min", "3 h 10 min" or "2 d 4 h".
+func ShortDuration(d time.Duration) string {
+	if d < time.Minute {
+		return "under a minute"
+	}
+	m := int(d / time.Minute)
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m < 24*60:
+		if m%60 == 0 {
+			return fmt.Sprintf("%d h", m/60)
+		}
+		return fmt.Sprintf("%d h %d min", m/60, m%60)
+	default:
+		if (m/60)%24 == 0 {
+			return fmt.Sprintf("%d d", m/(24*60))
+		}
+		return fmt.Sprintf("%d d %d h", m/(24*60), (m/60)%24)
+	}
+}
+
+// ConversationHeadID is the DOM id of a conversation's header, replaced live.
+func ConversationHeadID(id int64) string { return fmt.Sprintf("conv-head-%d", id) }
+
+// PresenceID is the DOM id of a conversation's "who else is here" line.
+func PresenceID(id int64) string { return fmt.Sprintf("presence-%d", id) }
+
+// windowCloses is when an open WhatsApp window closes (ISO), for the page's
+// countdown; "" when there is no open window.
+func windowCloses(c db.Conversation, now time.Time) string {
+	if c.Channel != policy.ChannelWhatsApp {
+		return ""
+	}
+	if w := policy.WhatsAppWindow(c.LastInboundAt, now); w.Open {
+		return ISO(w.ClosesAt)
+	}
+	return ""
+}
+
+// oobAttr marks an element for an out-of-band swap; no attribute at all
+// otherwise (htmx treats even an empty hx-swap-oob as out of band).
+func oobAttr(oob string) templ.Attributes {
+	if oob == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"hx-swap-oob": oob}
+}

@@ -38,9 +38,11 @@ var Nav = []NavItem{
 	{Key: "broadcasts", Label: "Broadcasts", Href: "/broadcasts"},
 	{Key: "dashboard", Label: "Dashboard", Href: "/dashboard"},
 	{Key: "contacts", Label: "Contacts", Href: "/contacts"},
+	{Key: "replies", Label: "Saved replies", Href: "/replies"},
 	{Key: "senders", Label: "Senders", Href: "/senders", AdminOnly: true},
 	{Key: "templates", Label: "Templates", Href: "/templates", AdminOnly: true},
 	{Key: "users", Label: "Users", Href: "/users", AdminOnly: true},
+	{Key: "settings", Label: "Settings", Href: "/settings", AdminOnly: true},
 }
 
 // VisibleNav filters Nav for the user.

@@ -31,6 +31,20 @@ type ReplyForm struct {
 	Channel        string
 	Body           string
 	Error          string
+	SenderID       int64
+	Senders        []db.Sender
+	SenderError    string
+	MediaError     string
+	// Blocked says why nothing can be typed (window closed, opted out,
+	// sender offline); BlockedKind is "window", "optout" or "sender".
+	Blocked     string
+	BlockedKind string
+}
+
+// NoteForm adds an internal note.
+type NoteForm struct {
+	ConversationID int64
+	Body, Error    string
 }
 
 // SimulatorForm is the "reply as a parent" form.
