@@ -59,15 +59,22 @@ func (d *DB) SearchConversations(ctx context.Context, departments []int64, q str
 			SELECT hc.id FROM contacts hct JOIN conversations hc ON hc.contact_id = hct.id
 			WHERE (hct.name ILIKE $2 OR hct.profile_name ILIKE $2 OR hct.phone LIKE $3) AND ($1::bigint[] IS NULL OR hc.department_id = ANY($1))
 			ORDER BY hc.last_message_at DESC, hc.id DESC LIMIT $5
-		), by_text AS (`+byText+`)
-		SELECT `+conversationColumns+` FROM `+conversationFrom+`
-		WHERE c.id IN (SELECT id FROM by_contact UNION SELECT id FROM by_text)
-		ORDER BY c.last_message_at DESC, c.id DESC LIMIT $5`, departments, namePattern, phonePattern, q, limit, matched)
+		), by_text AS (`+byText+`), top AS (
+			SELECT tc.id FROM conversations tc WHERE tc.id IN (SELECT id FROM by_contact UNION SELECT id FROM by_text)
+			ORDER BY tc.last_message_at DESC, tc.id DESC LIMIT $5)
+		SELECT `+conversationColumns+` FROM `+searchFrom+`
+		ORDER BY c.last_message_at DESC, c.id DESC`, departments, namePattern, phonePattern, q, limit, matched)
 	if err != nil {
 		return nil, fmt.Errorf("db: search conversations: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Conversation, error) { return scanConversation(r) })
 }
+
+// searchFrom starts from the page of hits: with this many joins PostgreSQL
+// keeps the written join order, and starting from all conversations would
+// look up every conversation's last message before filtering (0.9 s at
+// 50,000 conversations instead of a few ms).
+var searchFrom = "top JOIN " + strings.Replace(conversationFrom, "conversations c", "conversations c ON c.id = top.id", 1)
 
 // escapeLike makes s match itself literally inside a LIKE pattern.
 func escapeLike(s string) string {

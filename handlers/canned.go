@@ -25,6 +25,7 @@ func (s *Server) cannedRoutes(app, admin *echo.Group) {
 
 	admin.GET("/settings", s.settingsPage)
 	admin.POST("/settings", s.settingsSave)
+	admin.POST("/settings/goals", s.goalsSave)
 }
 
 var cannedNotices = map[string]string{

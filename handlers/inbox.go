@@ -34,11 +34,15 @@ func (s *Server) inboxState(c echo.Context) (pages.InboxState, error) {
 	if st.Sort != db.SortWaiting {
 		st.Sort = db.SortRecent
 	}
-	deps, err := s.DB.DepartmentsByID(ctx, scope)
-	if err != nil {
-		return st, err
+	// "Load more" shows rows only: no views menu to count.
+	more := c.QueryParam("more") != "" && isHTMX(c)
+	if !more {
+		deps, err := s.DB.DepartmentsByID(ctx, scope)
+		if err != nil {
+			return st, err
+		}
+		st.Departments = deps
 	}
-	st.Departments = deps
 	switch st.View {
 	case db.ViewMine, db.ViewUnassigned:
 	case db.ViewDepartment:
@@ -49,17 +53,26 @@ func (s *Server) inboxState(c echo.Context) (pages.InboxState, error) {
 	default:
 		st.View = db.ViewAll
 	}
-	if st.Counts, err = s.DB.CountInbox(ctx, u.ID, scope, st.Status); err != nil {
-		return st, err
+	// The counts and the list are independent: ask for both at once.
+	counted := make(chan error, 1)
+	if more {
+		counted <- nil
+	} else {
+		go func() {
+			var err error
+			st.Counts, err = s.DB.CountInbox(ctx, u.ID, scope, st.Status)
+			counted <- err
+		}()
 	}
+	var err error
 	if st.Query != "" {
-		convs, err := s.DB.SearchConversations(ctx, scope, st.Query, listSize)
-		st.Page.Conversations = convs
-		return st, err
+		st.Page.Conversations, err = s.DB.SearchConversations(ctx, scope, st.Query, listSize)
+	} else {
+		st.Page, err = s.DB.ListInbox(ctx, db.InboxQuery{UserID: u.ID, Scope: scope, View: st.View, DepartmentID: st.DepartmentID,
+			Status: st.Status, Sort: st.Sort, After: db.ParseCursor(c.QueryParam("after")), Limit: listSize})
 	}
-	st.Page, err = s.DB.ListInbox(ctx, db.InboxQuery{UserID: u.ID, Scope: scope, View: st.View, DepartmentID: st.DepartmentID,
-		Status: st.Status, Sort: st.Sort, After: db.ParseCursor(c.QueryParam("after")), Limit: listSize})
-	return st, err
+	cerr := <-counted // before st is read: the counts are written by the goroutine
+	return st, errors.Join(err, cerr)
 }
 
 func (s *Server) inbox(c echo.Context) error {
@@ -98,13 +111,24 @@ func (s *Server) compose(c echo.Context) error {
 	}
 	f.To, f.Channel, f.Body = c.FormValue("to"), c.FormValue("channel"), c.FormValue("body")
 	f.SenderID, _ = strconv.ParseInt(c.FormValue("sender_id"), 10, 64)
-	convID, _, err := s.Messaging.Compose(c.Request().Context(), *currentUser(c), messaging.ComposeInput{
-		To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID,
-	})
+	p := s.page(c, "New message", "inbox")
+	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID}
+	if fh, err := c.FormFile("media"); err == nil && fh.Size > 0 && (f.Channel == policy.ChannelWhatsApp || f.Channel == policy.ChannelSMS) {
+		md, err := s.upload(c, f.Channel, fh)
+		var refused *media.RefusedError
+		if errors.As(err, &refused) {
+			f.Errors["media"] = refused.Reason
+			return render(c, http.StatusUnprocessableEntity, pages.Compose(p, f), pages.ComposeContent(p, f))
+		}
+		if err != nil {
+			return err
+		}
+		in.Media = []db.Media{md}
+	}
+	convID, _, err := s.Messaging.Compose(c.Request().Context(), *currentUser(c), in)
 	var fe messaging.FieldErrors
 	if errors.As(err, &fe) {
 		f.Errors = fe
-		p := s.page(c, "New message", "inbox")
 		return render(c, http.StatusUnprocessableEntity, pages.Compose(p, f), pages.ComposeContent(p, f))
 	}
 	if err != nil {

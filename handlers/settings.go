@@ -3,6 +3,9 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -34,7 +37,61 @@ func (s *Server) settingsForm(c echo.Context) (pages.SettingsForm, error) {
 	if err != nil {
 		return pages.SettingsForm{}, err
 	}
-	return pages.SettingsForm{SchoolName: name, Stop: texts.Stop, Start: texts.Start, Help: texts.Help}, nil
+	deps, err := s.DB.DepartmentsByID(ctx, nil)
+	if err != nil {
+		return pages.SettingsForm{}, err
+	}
+	return pages.SettingsForm{SchoolName: name, Stop: texts.Stop, Start: texts.Start, Help: texts.Help,
+		Goals: pages.GoalsForm{Departments: deps}}, nil
+}
+
+// goalsSave sets each department's response-time goal, in minutes.
+func (s *Server) goalsSave(c echo.Context) error {
+	ctx := c.Request().Context()
+	deps, err := s.DB.DepartmentsByID(ctx, nil)
+	if err != nil {
+		return err
+	}
+	f := pages.GoalsForm{Departments: deps, Values: map[int64]string{}, Errors: map[int64]string{}}
+	goals := map[int64]time.Duration{}
+	for _, d := range deps {
+		raw := strings.TrimSpace(c.FormValue("goal-" + strconv.FormatInt(d.ID, 10)))
+		f.Values[d.ID] = raw
+		if raw == "" {
+			continue
+		}
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 7*24*60 {
+			f.Errors[d.ID] = "Enter a whole number of minutes from 1 to 10080 (a week), or leave it empty."
+			continue
+		}
+		goals[d.ID] = time.Duration(n) * time.Minute
+	}
+	p := s.page(c, "Settings", "settings")
+	if len(f.Errors) > 0 {
+		return render(c, http.StatusUnprocessableEntity, pages.ResponseGoals(p, f), nil)
+	}
+	uid := currentUser(c).ID
+	for _, d := range deps {
+		if goals[d.ID] == d.ResponseGoal {
+			continue
+		}
+		if err := s.DB.SetResponseGoal(ctx, d.ID, goals[d.ID]); err != nil {
+			return err
+		}
+		if err := s.DB.Audit(ctx, &uid, "department.response_goal", "department:"+strconv.FormatInt(d.ID, 10),
+			map[string]int{"minutes": int(d.ResponseGoal.Minutes())}, map[string]int{"minutes": int(goals[d.ID].Minutes())}, c.RealIP()); err != nil {
+			return err
+		}
+	}
+	if !isHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, "/settings?saved=1")
+	}
+	if f.Departments, err = s.DB.DepartmentsByID(ctx, nil); err != nil {
+		return err
+	}
+	f.Values, f.Notice = nil, "Goals saved. The inbox flags waiting parents against them from now on."
+	return render(c, http.StatusOK, pages.ResponseGoals(p, f), nil)
 }
 
 func (s *Server) settingsPage(c echo.Context) error {
@@ -53,7 +110,12 @@ func (s *Server) settingsSave(c echo.Context) error {
 		SchoolName: c.FormValue("school_name"),
 		Stop:       c.FormValue("stop"), Start: c.FormValue("start"), Help: c.FormValue("help"),
 	}
-	err := s.Messaging.SaveAutoReplyTexts(c.Request().Context(), *currentUser(c), c.RealIP(), f.SchoolName,
+	deps, err := s.DB.DepartmentsByID(c.Request().Context(), nil)
+	if err != nil {
+		return err
+	}
+	f.Goals.Departments = deps
+	err = s.Messaging.SaveAutoReplyTexts(c.Request().Context(), *currentUser(c), c.RealIP(), f.SchoolName,
 		messaging.AutoReplies{Stop: f.Stop, Start: f.Start, Help: f.Help})
 	var fe messaging.FieldErrors
 	switch {

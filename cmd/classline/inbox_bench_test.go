@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,7 +61,14 @@ func BenchmarkInbox(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 7))
 
 	get := func(b *testing.B, c *http.Client, path string) {
-		resp, err := c.Get(ta.URL + path)
+		req, err := http.NewRequest(http.MethodGet, ta.URL+path, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if strings.Contains(path, "more=1") {
+			req.Header.Set("HX-Request", "true") // "Load more" is an htmx request
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			b.Fatalf("GET %s: %v", path, err)
 		}

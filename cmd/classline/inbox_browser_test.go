@@ -149,6 +149,19 @@ func TestBrowserAssignAndCloseWithKeys(t *testing.T) {
 		t.Fatalf("status in the database: %q, %v", status, err)
 	}
 	b.assertNoReload("assigning and closing")
+
+	// a and e pressed back to back on the other conversation: neither is lost
+	// (the second must not be dropped while the first is in flight).
+	b.do("open the other conversation", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#conv-item-%d a`, older))))
+	b.waitFor("the other conversation open", fmt.Sprintf(`!!document.querySelector('#conv-pane[data-conversation="%d"]')`, older))
+	b.pressKey("a")
+	b.pressKey("e")
+	eventually(t, "both the assignment and the close stored", func() bool {
+		var st string
+		var who *int64
+		err := ta.db.Pool.QueryRow(context.Background(), `SELECT status, assignee_id FROM conversations WHERE id = $1`, older).Scan(&st, &who)
+		return err == nil && st == "closed" && who != nil
+	})
 	// r puts the cursor in the reply box.
 	b.pressKey("r")
 	b.waitFor("r focuses the reply box", `document.activeElement && document.activeElement.id === 'reply-body'`)

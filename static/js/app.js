@@ -220,10 +220,18 @@
       const b = document.querySelector(sel);
       if (!b || b.hidden || b.disabled) return;
       e.preventDefault();
-      const vals = b.getAttribute('hx-vals');
-      htmx.ajax('POST', b.getAttribute('hx-post'), {
-        target: b.getAttribute('hx-target'), swap: 'outerHTML', values: vals ? JSON.parse(vals) : {},
-      });
+      // fetch, not htmx.ajax: htmx drops a request from an element that
+      // still has one in flight, and a quick "a" then "e" would lose the "e".
+      const meta = document.querySelector('meta[name="csrf-token"]');
+      const body = new URLSearchParams(JSON.parse(b.getAttribute('hx-vals') || '{}'));
+      const dest = b.getAttribute('hx-target');
+      fetch(b.getAttribute('hx-post'), {
+        method: 'POST', body, credentials: 'same-origin',
+        headers: { 'HX-Request': 'true', 'X-CSRF-Token': meta ? meta.content : '' },
+      }).then((r) => r.text().then((html) => {
+        if (!r.ok) { toast('That did not work (' + r.status + '). Please try again.', 'error'); return; }
+        if (dest && document.querySelector(dest)) htmx.swap(dest, html, { swapStyle: 'outerHTML' });
+      })).catch(() => toast('Could not reach Classline. Check the connection and try again.', 'error'));
     };
     switch (e.key) {
       case 'j': case 'k': {
