@@ -240,24 +240,31 @@ type ConversationChange struct {
 	SnoozedUntil *time.Time
 }
 
-// UpdateConversationTx sets status, assignee and snooze together; the caller
-// has checked the change is allowed. It returns the state before.
-func UpdateConversationTx(ctx context.Context, q Querier, id int64, ch ConversationChange) (ConversationChange, error) {
-	var before ConversationChange
+// LockConversationTx locks a conversation for a change and returns its
+// current state: actions decide from this, not from what was read before the
+// transaction, so two quick actions (assign, then close) cannot undo each other.
+func LockConversationTx(ctx context.Context, q Querier, id int64) (ConversationChange, error) {
+	var cur ConversationChange
 	err := q.QueryRow(ctx, `SELECT status, assignee_id, snoozed_until FROM conversations WHERE id = $1 FOR UPDATE`, id).
-		Scan(&before.Status, &before.AssigneeID, &before.SnoozedUntil)
+		Scan(&cur.Status, &cur.AssigneeID, &cur.SnoozedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return before, ErrNotFound
+		return cur, ErrNotFound
 	}
 	if err != nil {
-		return before, fmt.Errorf("db: lock conversation %d: %w", id, err)
+		return cur, fmt.Errorf("db: lock conversation %d: %w", id, err)
 	}
-	_, err = q.Exec(ctx, `UPDATE conversations SET status = $2, assignee_id = $3, snoozed_until = $4 WHERE id = $1`,
+	return cur, nil
+}
+
+// SetConversationStateTx sets status, assignee and snooze of a conversation
+// locked by LockConversationTx.
+func SetConversationStateTx(ctx context.Context, q Querier, id int64, ch ConversationChange) error {
+	_, err := q.Exec(ctx, `UPDATE conversations SET status = $2, assignee_id = $3, snoozed_until = $4 WHERE id = $1`,
 		id, ch.Status, ch.AssigneeID, ch.SnoozedUntil)
 	if err != nil {
-		return before, fmt.Errorf("db: update conversation %d: %w", id, err)
+		return fmt.Errorf("db: update conversation %d: %w", id, err)
 	}
-	return before, nil
+	return nil
 }
 
 // WakeSnoozed reopens conversations whose snooze has run out and returns them.

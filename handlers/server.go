@@ -19,6 +19,7 @@ import (
 	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/metrics"
+	"github.com/classline/classline/internal/people"
 	"github.com/classline/classline/internal/twilio"
 	"github.com/classline/classline/internal/twiliosim"
 	"github.com/classline/classline/static"
@@ -31,6 +32,7 @@ type Deps struct {
 	Auth      *auth.Service
 	Messaging *messaging.Service
 	Media     *media.Service
+	People    *people.Service
 	Hub       *live.Hub
 	Gateway   *twilio.Gateway
 	Sim       *twiliosim.Sim // nil unless the in-process simulator runs
@@ -109,7 +111,19 @@ func New(d Deps) *echo.Echo {
 	admin := app.Group("", s.requireAdmin)
 	admin.GET("/senders", s.placeholder("senders", "Senders", "Manage your WhatsApp and SMS numbers here soon. Until then, senders come from TWILIO_WHATSAPP_NUMBER and TWILIO_SMS_NUMBER."))
 	admin.GET("/templates", s.placeholder("templates", "Templates", "WhatsApp message templates (Twilio Content API) will be managed here."))
-	admin.GET("/users", s.placeholder("users", "Users", "Add staff with `classline user add` for now; user management arrives here soon."))
+	admin.GET("/users", s.peoplePage)
+	admin.POST("/users", s.createPerson)
+	admin.GET("/users/:id", s.personPage)
+	admin.POST("/users/:id", s.updatePerson)
+	admin.POST("/users/:id/deactivate", s.setPersonActive(false))
+	admin.POST("/users/:id/reactivate", s.setPersonActive(true))
+	admin.POST("/users/:id/password", s.resetPassword)
+	admin.GET("/audit", s.auditPage)
+	admin.GET("/departments", s.departmentsPage)
+	admin.POST("/departments", s.createDepartment)
+	admin.POST("/departments/:id", s.renameDepartment)
+	admin.POST("/departments/:id/archive", s.archiveDepartment(true))
+	admin.POST("/departments/:id/restore", s.archiveDepartment(false))
 	admin.GET("/simulator", s.simulatorPage)
 	admin.POST("/simulator", s.simulatorSend)
 

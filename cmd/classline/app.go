@@ -22,6 +22,7 @@ import (
 	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/metrics"
+	"github.com/classline/classline/internal/people"
 	"github.com/classline/classline/internal/pglocal"
 	"github.com/classline/classline/internal/twilio"
 	"github.com/classline/classline/internal/twiliosim"
@@ -149,7 +150,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	go mediaSvc.Run(runCtx)
 	// media: end
 	e := handlers.New(handlers.Deps{
-		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, Hub: hub, Gateway: gateway,
+		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, People: &people.Service{DB: database}, Hub: hub, Gateway: gateway,
 		Sim: a.sim, Log: logger, Metrics: m, Done: a.done,
 	})
 	a.srv = &http.Server{

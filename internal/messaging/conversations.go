@@ -42,10 +42,9 @@ func (s *Service) Act(ctx context.Context, u db.User, conversationID int64, a Ac
 	if !CanSee(u, conv.DepartmentID) {
 		return ErrForbidden
 	}
-	ch := db.ConversationChange{Status: conv.Status, AssigneeID: conv.AssigneeID, SnoozedUntil: conv.SnoozedUntil}
+	var assignee *int64
 	switch a.Kind {
 	case "assign":
-		ch.AssigneeID = nil
 		if a.AssigneeID != 0 {
 			staff, err := s.DB.StaffOfDepartment(ctx, conv.DepartmentID)
 			if err != nil {
@@ -54,12 +53,9 @@ func (s *Service) Act(ctx context.Context, u db.User, conversationID int64, a Ac
 			if !slices.ContainsFunc(staff, func(x db.User) bool { return x.ID == a.AssigneeID }) {
 				return FieldErrors{"assignee": "Choose someone who works in this conversation's department."}
 			}
-			ch.AssigneeID = &a.AssigneeID
+			assignee = &a.AssigneeID
 		}
-	case "close":
-		ch.Status, ch.SnoozedUntil = "closed", nil
-	case "reopen":
-		ch.Status, ch.SnoozedUntil = "open", nil
+	case "close", "reopen":
 	case "snooze":
 		switch {
 		case a.Until.IsZero():
@@ -69,15 +65,29 @@ func (s *Service) Act(ctx context.Context, u db.User, conversationID int64, a Ac
 		case a.Until.After(now.Add(MaxSnooze)):
 			return FieldErrors{"until": "Snooze for at most 90 days."}
 		}
-		until := a.Until
-		ch.Status, ch.SnoozedUntil = "snoozed", &until
 	default:
 		return fmt.Errorf("unknown conversation action %q", a.Kind)
 	}
-	var before db.ConversationChange
+	var before, after db.ConversationChange
 	err = s.DB.InTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		if before, err = db.UpdateConversationTx(ctx, tx, conv.ID, ch); err != nil {
+		// Decide from the locked row: an action changes only its own fields.
+		if before, err = db.LockConversationTx(ctx, tx, conv.ID); err != nil {
+			return err
+		}
+		after = before
+		switch a.Kind {
+		case "assign":
+			after.AssigneeID = assignee
+		case "close":
+			after.Status, after.SnoozedUntil = "closed", nil
+		case "reopen":
+			after.Status, after.SnoozedUntil = "open", nil
+		case "snooze":
+			until := a.Until
+			after.Status, after.SnoozedUntil = "snoozed", &until
+		}
+		if err := db.SetConversationStateTx(ctx, tx, conv.ID, after); err != nil {
 			return err
 		}
 		return live.Publish(ctx, tx, live.Event{Type: live.ConversationUpdated, ConversationID: conv.ID, DepartmentID: deref(conv.DepartmentID)})
@@ -86,7 +96,7 @@ func (s *Service) Act(ctx context.Context, u db.User, conversationID int64, a Ac
 		return fmt.Errorf("%s conversation %d: %w", a.Kind, conv.ID, err)
 	}
 	uid := u.ID
-	return s.DB.Audit(ctx, &uid, "conversation."+a.Kind, "conversation:"+strconv.FormatInt(conv.ID, 10), before, ch, "")
+	return s.DB.Audit(ctx, &uid, "conversation."+a.Kind, "conversation:"+strconv.FormatInt(conv.ID, 10), before, after, "")
 }
 
 // AddNote stores an internal note in a conversation: visible to staff only,

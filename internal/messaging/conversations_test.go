@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -270,4 +271,39 @@ func equalIDs(got []int64, want ...int64) bool {
 		}
 	}
 	return true
+}
+
+// TestConcurrentActionsKeepEachOther: an assignment and a close made at the
+// same moment (a and e pressed back to back) both hold; neither action
+// writes back the other's fields as it read them before.
+func TestConcurrentActionsKeepEachOther(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	now := time.Now()
+	for i := range 15 {
+		conv := e.parentWrites(fmt.Sprintf("+1555000%04d", 5000+i), e.waAdmissions, "Hello")
+		var wg sync.WaitGroup
+		errs := make(chan error, 2)
+		for _, a := range []messaging.Action{{Kind: "assign", AssigneeID: e.staffAdmissions.ID}, {Kind: "close"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- e.svc.Act(ctx, e.staffAdmissions, conv, a, now)
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		c, err := e.db.ConversationByID(ctx, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status != "closed" || c.AssigneeID == nil {
+			t.Fatalf("round %d: status %q, assignee %v: one action undid the other", i, c.Status, c.AssigneeID)
+		}
+	}
 }

@@ -41,7 +41,8 @@ var Nav = []NavItem{
 	{Key: "replies", Label: "Saved replies", Href: "/replies"},
 	{Key: "senders", Label: "Senders", Href: "/senders", AdminOnly: true},
 	{Key: "templates", Label: "Templates", Href: "/templates", AdminOnly: true},
-	{Key: "users", Label: "Users", Href: "/users", AdminOnly: true},
+	{Key: "users", Label: "People", Href: "/users", AdminOnly: true},
+	{Key: "departments", Label: "Departments", Href: "/departments", AdminOnly: true},
 	{Key: "settings", Label: "Settings", Href: "/settings", AdminOnly: true},
 }
 
