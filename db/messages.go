@@ -28,6 +28,7 @@ type Message struct {
 	SentByName     string
 	IsNote         bool // an internal note: staff only, never sent
 	Automatic      bool // sent by Classline itself (keyword answers)
+	SenderReason   string
 	CreatedAt      time.Time
 }
 
@@ -44,13 +45,13 @@ type Media struct {
 }
 
 const messageColumns = `m.id, coalesce(m.conversation_id, 0), m.direction, m.channel, m.from_address, m.to_address, m.body, m.media,
-	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.created_at`
+	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.sender_reason, m.created_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var media []byte
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Channel, &m.From, &m.To, &m.Body, &media,
-		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.CreatedAt)
+		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.SenderReason, &m.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -90,6 +91,7 @@ type NewOutbound struct {
 	Segments       int
 	SentBy         int64 // 0: Classline itself (an automatic reply)
 	Media          []Media
+	SenderReason   string
 }
 
 // InsertOutboundTx stores an outbound message as queued before Twilio is
@@ -104,9 +106,9 @@ func InsertOutboundTx(ctx context.Context, q Querier, n NewOutbound) (int64, err
 	}
 	var id int64
 	err = q.QueryRow(ctx, `
-		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic)
-		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0) RETURNING id`,
-		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy).Scan(&id)
+		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason)
+		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9) RETURNING id`,
+		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert outbound: %w", err)
 	}

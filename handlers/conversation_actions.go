@@ -60,8 +60,9 @@ func (s *Server) act(kind string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		tz := s.Config.SchoolTimezone
-		return render(c, http.StatusOK, components.ActionResult(conv, staff, tz, now), nil)
+		// Rendered with the time after the read: the page keeps the newest of
+		// this answer and a live update that may overtake it.
+		return render(c, http.StatusOK, components.ActionResult(conv, staff, s.Config.SchoolTimezone, s.Now()), nil)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/policy"
+	"github.com/classline/classline/internal/senderpick"
 	"github.com/classline/classline/views/components"
 	"github.com/classline/classline/views/pages"
 )
@@ -100,6 +101,9 @@ func (s *Server) composePage(c echo.Context) error {
 		return err
 	}
 	f.To = c.QueryParam("to")
+	if ch, err := s.Messaging.PreviewSender(c.Request().Context(), *currentUser(c), messaging.ComposeInput{To: f.To, Channel: f.Channel}); err == nil {
+		f.Choice = "Will send from " + components.SenderLabel(ch.Sender) + " (" + ch.Reason + ")."
+	}
 	p := s.page(c, "New message", "inbox")
 	return render(c, http.StatusOK, pages.Compose(p, f), pages.ComposeContent(p, f))
 }
@@ -110,9 +114,9 @@ func (s *Server) compose(c echo.Context) error {
 		return err
 	}
 	f.To, f.Channel, f.Body = c.FormValue("to"), c.FormValue("channel"), c.FormValue("body")
-	f.SenderID, _ = strconv.ParseInt(c.FormValue("sender_id"), 10, 64)
+	f.SenderID, f.Strategy = parseSenderChoice(c.FormValue("sender_id"))
 	p := s.page(c, "New message", "inbox")
-	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID}
+	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID, Strategy: f.Strategy}
 	if fh, err := c.FormFile("media"); err == nil && fh.Size > 0 && (f.Channel == policy.ChannelWhatsApp || f.Channel == policy.ChannelSMS) {
 		md, err := s.upload(c, f.Channel, fh)
 		var refused *media.RefusedError
@@ -364,4 +368,38 @@ func (s *Server) retry(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, components.ConversationURL(m.ConversationID))
 	}
 	return render(c, http.StatusOK, components.LiveMessage(m, s.Config.SchoolTimezone, s.Now()), nil)
+}
+
+// parseSenderChoice reads the composer's From: a sender id, or a strategy.
+func parseSenderChoice(v string) (int64, string) {
+	if st, ok := strings.CutPrefix(v, "strategy:"); ok {
+		switch st {
+		case senderpick.StrategyLRU, senderpick.StrategyDepartment:
+			return 0, st
+		}
+		return 0, ""
+	}
+	id, _ := strconv.ParseInt(v, 10, 64)
+	return id, ""
+}
+
+// senderChoice previews which sender a new message will go from, and why.
+func (s *Server) senderChoice(c echo.Context) error {
+	id, strategy := parseSenderChoice(c.QueryParam("sender_id"))
+	channel := c.QueryParam("channel")
+	text := ""
+	if channel == policy.ChannelWhatsApp || channel == policy.ChannelSMS {
+		ch, err := s.Messaging.PreviewSender(c.Request().Context(), *currentUser(c), messaging.ComposeInput{
+			To: c.QueryParam("to"), Channel: channel, SenderID: id, Strategy: strategy})
+		var ns *senderpick.NoSenderError
+		switch {
+		case errors.As(err, &ns):
+			text = ns.Message
+		case err != nil:
+			return err
+		default:
+			text = "Will send from " + components.SenderLabel(ch.Sender) + " (" + ch.Reason + ")."
+		}
+	}
+	return render(c, http.StatusOK, pages.SenderChoice(text), nil)
 }

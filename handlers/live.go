@@ -119,9 +119,9 @@ func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error)
 		return "", nil
 	}
 	var buf bytes.Buffer
-	now := s.Now()
 	tz := s.Config.SchoolTimezone
 	if ev.Type == live.PresenceChanged {
+		now := s.Now()
 		viewers, err := s.DB.Viewers(ctx, ev.ConversationID, now.Add(-messaging.PresenceTTL))
 		if err != nil {
 			return "", err
@@ -136,6 +136,8 @@ func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error)
 	if err != nil {
 		return "", err
 	}
+	// After the read: fragments carry it (data-rev) so the page keeps the newest.
+	now := s.Now()
 	// Unread is per reader, but this rendering is shared: news from the
 	// contact reads as unread; the page of whoever has it open marks it read.
 	conv.Unread = conv.LastDirection == "inbound"

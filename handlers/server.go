@@ -91,6 +91,7 @@ func New(d Deps) *echo.Echo {
 	app.GET("/compose", s.composePage)
 	app.POST("/compose", s.compose)
 	app.POST("/compose/count", s.composeCount)
+	app.GET("/compose/sender", s.senderChoice)
 	app.GET("/conversations/:id", s.conversation)
 	app.POST("/conversations/:id/messages", s.reply)
 	app.GET("/conversations/:id/composer", s.composer)

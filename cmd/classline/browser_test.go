@@ -46,6 +46,18 @@ const pageHooks = `(() => {
     window.__sseOpen++;
   });
   document.addEventListener('htmx:afterRequest', () => { window.__requests++; });
+  window.__keys = [];
+  document.addEventListener('keydown', (e) => {
+    const a = document.activeElement;
+    window.__keys.push(e.key + '@' + (a ? a.tagName + (a.id ? '#' + a.id : '') : 'none'));
+  }, true);
+  const origFetch = window.fetch;
+  window.__fetches = [];
+  window.fetch = function (u, o) {
+    window.__fetches.push(String(u));
+    return origFetch.apply(this, arguments).then((r) => { window.__fetches.push(r.status + ' ' + String(u)); return r; },
+      (err) => { window.__fetches.push('error ' + String(u)); throw err; });
+  };
   const record = () => {
     document.querySelectorAll('.msg[id] [data-status]').forEach((p) => {
       const id = p.closest('.msg').id;

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,7 @@ func TestBrowserAssignAndCloseWithKeys(t *testing.T) {
 	b.pressKey("k")
 	b.waitFor("back to the first with k", fmt.Sprintf(`!!document.querySelector('#conv-pane[data-conversation="%d"]')`, conv))
 
+	stale := evalJS[string](b, `document.querySelector('.conversation-header').outerHTML`)
 	b.pressKey("a")
 	b.waitFor("assigned to me in the header", `document.querySelector('.conversation-header').textContent.includes('Assigned to')`)
 	var assignee *int64
@@ -142,7 +144,20 @@ func TestBrowserAssignAndCloseWithKeys(t *testing.T) {
 	b.waitFor("Assign to me hidden once mine", `document.getElementById('action-assign-me').hidden`)
 
 	b.pressKey("e")
+	defer func() {
+		if t.Failed() {
+			t.Logf("keys: %s; fetches: %s", evalJS[string](b, `JSON.stringify(window.__keys)`), evalJS[string](b, `JSON.stringify(window.__fetches)`))
+		}
+	}()
 	b.waitFor("closed in the header", `document.querySelector('.conversation-header .conv-state').textContent.includes('Closed')`)
+	// An answer rendered before the close (an action's answer overtaken by
+	// the live update of the next action) must not put the old state back.
+	b.do("deliver a stale header", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`htmx.swap('#toasts', %s.replace('<header ', '<header hx-swap-oob="true" '), {swapStyle: 'beforeend'})`, strconv.Quote(stale))))
+	// htmx.swap replaces out-of-band elements before it returns.
+	if !evalJS[bool](b, `document.querySelector('.conversation-header .conv-state').textContent.includes('Closed')`) {
+		t.Fatal("a stale header replaced the newer one: the conversation shows as open again")
+	}
 	b.waitFor("the closed conversation leaves the Open list", fmt.Sprintf(`!document.getElementById('conv-item-%d')`, conv))
 	var status string
 	if err := ta.db.Pool.QueryRow(context.Background(), `SELECT status FROM conversations WHERE id = $1`, conv).Scan(&status); err != nil || status != "closed" {

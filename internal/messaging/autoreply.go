@@ -194,5 +194,5 @@ func (s *Service) AnswerKeyword(ctx context.Context, in Inbound) (messageID int6
 		return 0, nil
 	}
 	// A zero user makes the message automatic.
-	return s.send(ctx, db.User{}, conv.ID, conv.Sender, conv.Contact.Phone, ExpandAutoReply(text, school), nil, false)
+	return s.send(ctx, db.User{}, conv.ID, conv.Sender, conv.Contact.Phone, ExpandAutoReply(text, school), nil, false, "automatic answer, from the number the contact wrote to")
 }

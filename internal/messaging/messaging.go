@@ -19,6 +19,7 @@ import (
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/live"
 	"github.com/classline/classline/internal/policy"
+	"github.com/classline/classline/internal/senderpick"
 	"github.com/classline/classline/internal/twilio"
 )
 
@@ -92,8 +93,12 @@ type ComposeInput struct {
 	To       string
 	Channel  string
 	Body     string
-	SenderID int64 // 0: the first sender of the channel the user may use
-	Media    []db.Media
+	SenderID int64 // a chosen sender; 0: picked by Strategy
+	// Strategy is a senderpick strategy ("sticky", "lru", "department",
+	// "messaging_service"); "" means sticky.
+	Strategy     string
+	DepartmentID int64 // for the department strategies; 0: the user's only one
+	Media        []db.Media
 }
 
 // Compose validates a new message, stores it as queued in its conversation
@@ -112,14 +117,15 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	}
 	checkBody(in.Body, len(in.Media) > 0, errs)
 	var sender db.Sender
+	var reason string
 	if _, bad := errs["channel"]; !bad {
-		sender, err = s.pickSender(ctx, u, in.Channel, in.SenderID)
+		var choice senderpick.Choice
+		choice, err = s.pick(ctx, u, in, phone)
+		sender, reason = choice.Sender, choice.Reason
 		if err != nil {
-			var fe FieldErrors
-			if errors.As(err, &fe) {
-				for k, v := range fe {
-					errs[k] = v
-				}
+			var ns *senderpick.NoSenderError
+			if errors.As(err, &ns) {
+				errs[composeField(ns.Field)] = ns.Message
 			} else {
 				return 0, 0, err
 			}
@@ -158,7 +164,7 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	if err != nil {
 		return 0, 0, fmt.Errorf("compose to %s: %w", in.Channel, err)
 	}
-	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body, in.Media, true)
+	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body, in.Media, true, reason)
 	return conversationID, messageID, err
 }
 
@@ -233,7 +239,11 @@ func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, in
 			return 0, 0, fmt.Errorf("reply from sender %d: %w", sender.ID, err)
 		}
 	}
-	id, err := s.send(ctx, u, target.ID, sender, conv.Contact.Phone, in.Body, in.Media, !in.resend)
+	reason := "this conversation's number"
+	if sender.ID != conv.Sender.ID {
+		reason = "chosen by you"
+	}
+	id, err := s.send(ctx, u, target.ID, sender, conv.Contact.Phone, in.Body, in.Media, !in.resend, reason)
 	return target.ID, id, err
 }
 
@@ -277,33 +287,69 @@ func checkBody(body string, hasMedia bool, errs FieldErrors) {
 	}
 }
 
-func (s *Service) pickSender(ctx context.Context, u db.User, channel string, id int64) (db.Sender, error) {
-	if id != 0 {
-		sd, err := s.DB.SenderByID(ctx, id)
-		if errors.Is(err, db.ErrNotFound) || (err == nil && !CanSee(u, sd.DepartmentID)) {
-			return sd, FieldErrors{"sender": "Choose one of your departments' senders."}
-		}
-		if err != nil {
-			return sd, err
-		}
-		if sd.Channel != channel {
-			return sd, FieldErrors{"sender": "That sender does not send " + channelName(channel) + "."}
-		}
-		if sd.Status == "OFFLINE" {
-			return sd, FieldErrors{"sender": "That sender is offline at Twilio, so it cannot send now. Choose another sender."}
-		}
-		return sd, nil
+// PickerFor is the sender picker the service uses.
+func (s *Service) PickerFor() *senderpick.Picker {
+	return &senderpick.Picker{DB: s.DB, Now: s.Now}
+}
+
+// pickRequest turns the composer's choice into a picker request: a chosen
+// sender, else a strategy (sticky by default: a parent keeps seeing one number).
+func pickRequest(u db.User, in ComposeInput, phone string) senderpick.Request {
+	req := senderpick.Request{Strategy: in.Strategy, Channel: in.Channel, DepartmentID: in.DepartmentID, ContactPhone: phone, User: u}
+	if in.SenderID != 0 {
+		req.Strategy, req.SenderID = senderpick.StrategySpecific, in.SenderID
+	} else if req.Strategy == "" {
+		req.Strategy = senderpick.StrategySticky
 	}
-	senders, err := s.DB.ListSenders(ctx, DepartmentScope(u))
+	return req
+}
+
+// pick chooses the sender of a new message. With no strategy chosen and no
+// department to apply it in (an admin, or staff of several departments
+// writing to someone new), it falls back to the first sendable sender of the
+// channel the user may use.
+func (s *Service) pick(ctx context.Context, u db.User, in ComposeInput, phone string) (senderpick.Choice, error) {
+	return s.choose(ctx, u, in, phone, false)
+}
+
+func (s *Service) choose(ctx context.Context, u db.User, in ComposeInput, phone string, preview bool) (senderpick.Choice, error) {
+	p := s.PickerFor()
+	run := p.Pick
+	if preview {
+		run = p.Preview
+	}
+	choice, err := run(ctx, pickRequest(u, in, phone))
+	var ns *senderpick.NoSenderError
+	if err == nil || in.SenderID != 0 || in.Strategy != "" || !errors.As(err, &ns) || ns.Field != "department" {
+		return choice, err
+	}
+	cands, cerr := s.DB.PickCandidates(ctx, in.Channel, DepartmentScope(u))
+	if cerr != nil {
+		return choice, cerr
+	}
+	for _, c := range cands {
+		if db.SenderSendable(c.Status) && c.Sender.DepartmentID != nil {
+			return run(ctx, senderpick.Request{Strategy: senderpick.StrategySpecific, SenderID: c.ID, Channel: in.Channel, User: u})
+		}
+	}
+	return choice, err
+}
+
+// PreviewSender says which sender Compose would use and why, for the composer.
+func (s *Service) PreviewSender(ctx context.Context, u db.User, in ComposeInput) (senderpick.Choice, error) {
+	phone, err := policy.NormalizePhone(in.To, s.DefaultRegion)
 	if err != nil {
-		return db.Sender{}, err
+		phone = ""
 	}
-	for _, sd := range senders {
-		if sd.Channel == channel && sd.Status != "OFFLINE" {
-			return sd, nil
-		}
+	return s.choose(ctx, u, in, phone, true)
+}
+
+// composeField maps the picker's field names to the compose form's.
+func composeField(f string) string {
+	if f == "channel" {
+		return "channel"
 	}
-	return db.Sender{}, FieldErrors{"channel": "No " + channelName(channel) + " sender is set up for your departments yet. Ask an admin to add one."}
+	return "sender"
 }
 
 func channelName(c string) string {
@@ -316,7 +362,7 @@ func channelName(c string) string {
 // send stores the message as queued, then calls Twilio and records its answer.
 // attach links uploaded files to the new message; a resend reuses files
 // already linked to the message it repeats.
-func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string, media []db.Media, attach bool) (int64, error) {
+func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string, media []db.Media, attach bool, reason string) (int64, error) {
 	seg := policy.CountSegments(body)
 	from := policy.Address(sender.Channel, sender.Address)
 	to := policy.Address(sender.Channel, phone)
@@ -325,7 +371,7 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 		var err error
 		messageID, err = db.InsertOutboundTx(ctx, tx, db.NewOutbound{
 			ConversationID: conversationID, Channel: sender.Channel, From: from, To: to,
-			Body: body, Segments: seg.Count, SentBy: u.ID, Media: media,
+			Body: body, Segments: seg.Count, SentBy: u.ID, Media: media, SenderReason: reason,
 		})
 		if err != nil {
 			return err

@@ -290,7 +290,7 @@ func TestComposeValidation(t *testing.T) {
 		{"empty channel", e.admin, with(func(in *messaging.ComposeInput) { in.Channel = "" }), []string{"channel"}},
 		{"no sender in the user's departments", e.staffFinance, ok, []string{"channel"}},
 		{"no SMS sender in the user's department", e.staffAcademics, with(func(in *messaging.ComposeInput) { in.Channel = "sms" }), []string{"channel"}},
-		{"no department at all", e.staffNone, ok, []string{"channel"}},
+		{"no department at all", e.staffNone, ok, []string{"sender"}},
 		{"another department's sender", e.staffAdmissions, with(func(in *messaging.ComposeInput) { in.SenderID = e.waAcademics.ID }), []string{"sender"}},
 		{"sender of the other channel", e.admin, with(func(in *messaging.ComposeInput) { in.SenderID = e.smsAdmissions.ID }), []string{"sender"}},
 		{"sender that does not exist", e.admin, with(func(in *messaging.ComposeInput) { in.SenderID = 987654 }), []string{"sender"}},

@@ -128,6 +128,7 @@ type Sim struct {
 	bySID       map[string]*Message
 	optedOut    map[string]bool
 	lastInbound map[string]time.Time // by the parent's address ("whatsapp:+E164" or "+E164")
+	senders     senderStore          // WhatsApp senders (senders.go)
 	closed      bool
 
 	ctx    context.Context
@@ -172,6 +173,7 @@ func New(cfg Config) *Sim {
 // of their own, wrapping REST handlers in s.rest for auth, latency and the concurrency cap.
 func (s *Sim) routes() {
 	s.registerMessages(s.mux)
+	s.registerSenders(s.mux)
 	s.registerMedia(s.mux)
 	s.registerDev(s.mux)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -87,6 +87,15 @@
       });
       return handled;
     },
+    // A header or row rendered from older data than the one shown (an
+    // action's answer overtaken by the live update of a later action) is
+    // dropped: data-rev is when the server read what it rendered.
+    stale(target, fragment) {
+      if (!target.matches || !target.matches('.conversation-header, [id^="conv-item-"]')) return false;
+      const incoming = fragment.firstElementChild || fragment;
+      const rev = (el) => Number((el && el.getAttribute && el.getAttribute('data-rev')) || 0);
+      return rev(incoming) > 0 && rev(incoming) < rev(target);
+    },
     conversationId() {
       const pane = document.querySelector('#conv-pane[data-conversation]');
       return pane ? pane.dataset.conversation : '';
@@ -230,7 +239,12 @@
         headers: { 'HX-Request': 'true', 'X-CSRF-Token': meta ? meta.content : '' },
       }).then((r) => r.text().then((html) => {
         if (!r.ok) { toast('That did not work (' + r.status + '). Please try again.', 'error'); return; }
-        if (dest && document.querySelector(dest)) htmx.swap(dest, html, { swapStyle: 'outerHTML' });
+        const cur = dest && document.querySelector(dest);
+        if (!cur) return;
+        const tpl = document.createElement('template');
+        tpl.innerHTML = html;
+        if (inbox.stale(cur, tpl.content)) return; // a later change is already shown
+        htmx.swap(dest, html, { swapStyle: 'outerHTML' });
       })).catch(() => toast('Could not reach Classline. Check the connection and try again.', 'error'));
     };
     switch (e.key) {
@@ -262,6 +276,7 @@
   // the old one is dropped so the new one lands on top (keeping .active).
   document.addEventListener('htmx:oobBeforeSwap', (e) => {
     const { target, fragment } = e.detail;
+    if (inbox.stale(target, fragment)) { e.detail.shouldSwap = false; return; }
     if (inbox.filterLive(target, fragment)) { e.detail.shouldSwap = false; return; }
     const toTop = target.matches('[data-live="move-to-top"]');
     Array.from(fragment.children).forEach((el) => {

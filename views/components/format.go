@@ -241,3 +241,16 @@ func oobAttr(oob string) templ.Attributes {
 	}
 	return templ.Attributes{"hx-swap-oob": oob}
 }
+
+// senderReasonTitle explains, on hover, why an outbound message went from its number.
+func senderReasonTitle(m db.Message) string {
+	if m.SenderReason == "" {
+		return ""
+	}
+	return "Sent from " + m.From + ": " + m.SenderReason
+}
+
+// Rev orders renderings of one conversation: the time (µs) its data was
+// read. An action's answer and a live update can arrive in either order; the
+// page keeps the one read last.
+func Rev(t time.Time) string { return fmt.Sprint(t.UnixMicro()) }

@@ -21,6 +21,8 @@ type LoginForm struct {
 type ComposeForm struct {
 	To, Channel, Body string
 	SenderID          int64
+	Strategy          string // "" (automatic), "lru", "department"
+	Choice            string // which sender will send, and why
 	Senders           []db.Sender
 	Errors            map[string]string
 }
