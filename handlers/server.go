@@ -110,7 +110,8 @@ func New(d Deps) *echo.Echo {
 
 	// Admins only.
 	admin := app.Group("", s.requireAdmin)
-	admin.GET("/senders", s.placeholder("senders", "Senders", "Manage your WhatsApp and SMS numbers here soon. Until then, senders come from TWILIO_WHATSAPP_NUMBER and TWILIO_SMS_NUMBER."))
+	admin.GET("/senders", s.sendersPage)
+	admin.POST("/senders/sync", s.syncSenders)
 	admin.GET("/templates", s.placeholder("templates", "Templates", "WhatsApp message templates (Twilio Content API) will be managed here."))
 	admin.GET("/users", s.peoplePage)
 	admin.POST("/users", s.createPerson)

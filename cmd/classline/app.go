@@ -32,6 +32,7 @@ import (
 // the end-to-end tests.
 type app struct {
 	msg      *messaging.Service
+	gw       *twilio.Gateway
 	cfg      config.Config
 	db       *db.DB
 	sim      *twiliosim.Sim
@@ -133,6 +134,8 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	}
 	a.msg = msgSvc
 	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
+	go senderSyncLoop(runCtx, gateway, database, logger)
+	a.gw = gateway
 	// media: begin (wiring of the attachment service)
 	mediaSvc := &media.Service{
 		DB: database, AccountSID: gwCfg.AccountSID, AuthToken: gwCfg.AuthToken,

@@ -7,6 +7,8 @@ import (
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/internal/senderadmin"
+	"github.com/classline/classline/internal/twilio"
 )
 
 // snoozeLoop reopens snoozed conversations when their time comes and forgets
@@ -23,6 +25,23 @@ func snoozeLoop(ctx context.Context, d *db.DB, svc *messaging.Service, log *slog
 		}
 		if err := d.PrunePresence(ctx, time.Now().Add(-10*time.Minute)); err != nil && ctx.Err() == nil {
 			log.Warn("prune presence", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// senderSyncLoop checks every WhatsApp sender's health with Twilio every
+// 10 minutes, so an offline number stops being picked without anyone looking.
+func senderSyncLoop(ctx context.Context, gw *twilio.Gateway, d *db.DB, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := senderadmin.Sync(ctx, gw, d); err != nil && ctx.Err() == nil {
+			log.Warn("sender sync", "err", err)
 		}
 		select {
 		case <-ctx.Done():
