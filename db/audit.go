@@ -8,20 +8,7 @@ import (
 
 // Audit writes one entry to the audit log. before/after may be nil.
 func (d *DB) Audit(ctx context.Context, userID *int64, action, subject string, before, after any, ip string) error {
-	b, err := jsonOrNil(before)
-	if err != nil {
-		return err
-	}
-	a, err := jsonOrNil(after)
-	if err != nil {
-		return err
-	}
-	_, err = d.Pool.Exec(ctx, `INSERT INTO audit_log (user_id, action, subject, before, after, ip) VALUES ($1, $2, $3, $4, $5, $6)`,
-		userID, action, subject, b, a, ip)
-	if err != nil {
-		return fmt.Errorf("db: audit %s: %w", action, err)
-	}
-	return nil
+	return AuditTx(ctx, d.Pool, userID, action, subject, before, after, ip)
 }
 
 func jsonOrNil(v any) ([]byte, error) {

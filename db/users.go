@@ -85,11 +85,7 @@ func (d *DB) CreateUser(ctx context.Context, n NewUser) (User, error) {
 
 // UserByID loads a user with their department ids.
 func (d *DB) UserByID(ctx context.Context, id int64) (User, error) {
-	u, err := scanUser(d.Pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users u WHERE u.id = $1`, id))
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return u, fmt.Errorf("db: user %d: %w", id, err)
-	}
-	return u, err
+	return UserByIDTx(ctx, d.Pool, id)
 }
 
 // UserByEmail finds a user by email, case-insensitively.

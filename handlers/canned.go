@@ -58,7 +58,7 @@ func (s *Server) cannedView(c echo.Context, f pages.CannedForm) (pages.CannedVie
 }
 
 func (s *Server) renderCanned(c echo.Context, status int, v pages.CannedView) error {
-	p := s.page(c, "Canned replies", "replies")
+	p := s.page(c, "Saved replies", "replies")
 	return render(c, status, pages.Canned(p, v), pages.CannedContent(p, v))
 }
 

@@ -329,7 +329,11 @@ func (s *Service) choose(ctx context.Context, u db.User, in ComposeInput, phone 
 	}
 	for _, c := range cands {
 		if db.SenderSendable(c.Status) && c.Sender.DepartmentID != nil {
-			return run(ctx, senderpick.Request{Strategy: senderpick.StrategySpecific, SenderID: c.ID, Channel: in.Channel, User: u})
+			ch, err := run(ctx, senderpick.Request{Strategy: senderpick.StrategySpecific, SenderID: c.ID, Channel: in.Channel, User: u})
+			if err == nil {
+				ch.Reason = "the first " + channelName(in.Channel) + " sender you may use: no department to pick in"
+			}
+			return ch, err
 		}
 	}
 	return choice, err

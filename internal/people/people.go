@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/mail"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -17,23 +16,12 @@ import (
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/auth"
+	"github.com/classline/classline/internal/messaging"
 )
 
-// FieldErrors maps a form field to what is wrong with it, in words for admins.
-type FieldErrors map[string]string
-
-func (e FieldErrors) Error() string {
-	keys := make([]string, 0, len(e))
-	for k := range e {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, k+": "+e[k])
-	}
-	return "invalid input: " + strings.Join(parts, "; ")
-}
+// FieldErrors maps a form field to what is wrong with it, in words for
+// admins: the same type the rest of the app's forms use.
+type FieldErrors = messaging.FieldErrors
 
 // ErrLastAdmin refuses a change that would leave no active admin.
 var ErrLastAdmin = errors.New("this would leave the school without an active admin")

@@ -31,7 +31,7 @@
       list.id = id;
       list.className = 'canned-list canned-popup';
       list.setAttribute('role', 'listbox');
-      list.setAttribute('aria-label', 'Canned replies');
+      list.setAttribute('aria-label', 'Saved replies');
       list.hidden = true;
       ta.insertAdjacentElement('afterend', list);
       if (ta.parentElement) ta.parentElement.classList.add('canned-host');

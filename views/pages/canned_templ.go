@@ -134,7 +134,7 @@ func CannedContent(p layout.Page, v CannedView) templ.Component {
 			templ_7745c5c3_Var3 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>Canned replies</h1><p class=\"muted\">Answers your department types again and again. In a reply, type <kbd>/</kbd> and the start of a name to insert one.</p></div></div>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 1, "<div class=\"page-header\"><div><h1>Saved replies</h1><p class=\"muted\">Answers your department types again and again. In a reply, type <kbd>/</kbd> and the start of a name to insert one.</p></div></div>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -809,7 +809,7 @@ func CannedSuggestions(replies []db.CannedReply) templ.Component {
 			templ_7745c5c3_Var39 = templ.NopComponent
 		}
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "<ul role=\"listbox\" class=\"canned-list\" aria-label=\"Canned replies\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 51, "<ul role=\"listbox\" class=\"canned-list\" aria-label=\"Saved replies\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
