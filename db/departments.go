@@ -84,3 +84,44 @@ func SetDepartmentArchivedTx(ctx context.Context, q Querier, id int64, archived 
 	}
 	return nil
 }
+
+// SetDefaultSenderTx makes senderID the department's default sender on
+// channel, or clears the default when senderID is 0. The sender must belong
+// to the department and channel; ErrNotFound otherwise.
+func SetDefaultSenderTx(ctx context.Context, q Querier, departmentID int64, channel string, senderID int64) error {
+	if _, err := q.Exec(ctx, `UPDATE senders SET department_default = false
+		WHERE department_id = $1 AND channel = $2 AND department_default AND id <> $3`, departmentID, channel, senderID); err != nil {
+		return fmt.Errorf("db: clear default sender of department %d: %w", departmentID, err)
+	}
+	if senderID == 0 {
+		return nil
+	}
+	tag, err := q.Exec(ctx, `UPDATE senders SET department_default = true
+		WHERE id = $1 AND department_id = $2 AND channel = $3 AND archived_at IS NULL`, senderID, departmentID, channel)
+	if err != nil {
+		return fmt.Errorf("db: set default sender of department %d: %w", departmentID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DefaultSenders returns the department's default sender id per channel.
+func (d *DB) DefaultSenders(ctx context.Context, departmentID int64) (map[string]int64, error) {
+	rows, err := d.Pool.Query(ctx, `SELECT channel, id FROM senders
+		WHERE department_id = $1 AND department_default AND archived_at IS NULL`, departmentID)
+	if err != nil {
+		return nil, fmt.Errorf("db: default senders of department %d: %w", departmentID, err)
+	}
+	out := map[string]int64{}
+	for rows.Next() {
+		var ch string
+		var id int64
+		if err := rows.Scan(&ch, &id); err != nil {
+			return nil, fmt.Errorf("db: default senders of department %d: %w", departmentID, err)
+		}
+		out[ch] = id
+	}
+	return out, rows.Err()
+}

@@ -30,6 +30,8 @@ type PoolSender struct {
 	// PickLRU it is the time before this pick stamped it.
 	LastUsedAt *time.Time
 	Archived   bool
+	// Default: the department's default sender on its channel.
+	Default bool
 	// OfflineReasons are Twilio's words for why the sender is offline.
 	OfflineReasons []string
 }
@@ -44,14 +46,14 @@ type StickyInfo struct {
 // lastUsed is the expression for LastUsedAt.
 func poolColumns(lastUsed string) string {
 	return `s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id,
-	coalesce(d.name, ''), s.status, ` + lastUsed + `, s.archived_at IS NOT NULL, s.offline_reasons`
+	coalesce(d.name, ''), s.status, ` + lastUsed + `, s.archived_at IS NOT NULL, s.department_default, s.offline_reasons`
 }
 
 func scanPoolSender(row pgx.Row) (PoolSender, error) {
 	var p PoolSender
 	var reasons []byte
 	err := row.Scan(&p.ID, &p.Channel, &p.Address, &p.MessagingServiceSID, &p.DisplayName, &p.DepartmentID,
-		&p.DepartmentName, &p.Status, &p.LastUsedAt, &p.Archived, &reasons)
+		&p.DepartmentName, &p.Status, &p.LastUsedAt, &p.Archived, &p.Default, &reasons)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return p, ErrNotFound
 	}

@@ -130,6 +130,8 @@ func New(d Deps) *echo.Echo {
 	admin.POST("/simulator", s.simulatorSend)
 
 	s.cannedRoutes(app, admin)
+	s.senderAdminRoutes(admin)
+	s.departmentSettingsRoutes(admin)
 	s.mediaRoutes(e, app)
 	return e
 }

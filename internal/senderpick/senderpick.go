@@ -71,6 +71,8 @@ type Request struct {
 type Unavailable struct {
 	Sender db.Sender
 	Why    string
+	// Default: it is its department's default sender on its channel.
+	Default bool
 }
 
 func (u Unavailable) String() string { return Label(u.Sender) + " is " + u.Why }
@@ -215,7 +217,7 @@ func (c cands) pool(channel string, dep int64, keep func(db.PoolSender) bool) (o
 			continue
 		}
 		if why := unavailableWhy(s); why != "" {
-			un = append(un, Unavailable{Sender: s.Sender, Why: why})
+			un = append(un, Unavailable{Sender: s.Sender, Why: why, Default: s.Default})
 		} else {
 			ok = append(ok, s)
 		}
@@ -280,11 +282,18 @@ func pickDepartment(req Request, c cands, dep int64) (Choice, error) {
 	if len(ok) == 0 {
 		return Choice{}, poolError(req.Channel, "sender", c.name(dep), un, "department")
 	}
-	s := ok[0]
 	reason := possessive(c.name(dep)) + " " + ChannelName(req.Channel) + " sender"
+	// The default sender when it can send; else the first one set up, saying
+	// why the default (or any sender set up before it) was passed over.
+	s := ok[0]
+	if i := slices.IndexFunc(ok, func(p db.PoolSender) bool { return p.Default }); i >= 0 {
+		s = ok[i]
+		reason = possessive(c.name(dep)) + " default " + ChannelName(req.Channel) + " sender"
+		return Choice{Strategy: StrategyDepartment, Sender: s.Sender, Reason: reason, Unavailable: un}, nil
+	}
 	var before []string
 	for _, u := range un {
-		if u.Sender.ID < s.ID {
+		if u.Sender.ID < s.ID || u.Default {
 			before = append(before, u.String())
 		}
 	}
