@@ -374,7 +374,7 @@ func (s *Server) retry(c echo.Context) error {
 func parseSenderChoice(v string) (int64, string) {
 	if st, ok := strings.CutPrefix(v, "strategy:"); ok {
 		switch st {
-		case senderpick.StrategyLRU, senderpick.StrategyDepartment:
+		case senderpick.StrategyLRU, senderpick.StrategyDepartment, senderpick.StrategyMessagingService:
 			return 0, st
 		}
 		return 0, ""

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -33,4 +34,43 @@ func TestComposerShowsPickedSender(t *testing.T) {
 	if n := countRows(t, ta, `SELECT count(*) FROM messages WHERE to_address = '+15550014002' AND sender_reason LIKE '%least recently used%'`); n != 1 {
 		t.Fatalf("%d messages with the picker's reason, want 1", n)
 	}
+}
+
+// TestComposeThroughMessagingService: a department's Messaging Service is
+// offered once it has one, and a message sent with it goes to Twilio with
+// MessagingServiceSid and no From, so Twilio picks the number from its pool.
+func TestComposeThroughMessagingService(t *testing.T) {
+	ta := startTestApp(t, testOptions{})
+	staff := ta.login("mg@school.example", ta.addUser("mg@school.example", "staff", "admissions"))
+	page, _ := ta.get(staff, "/compose")
+	if strings.Contains(page, "strategy:messaging_service") {
+		t.Fatal("Messaging Service offered before the department has one")
+	}
+	const sid = "MG0123456789abcdef0123456789abcdef"
+	if _, err := ta.db.Pool.Exec(context.Background(), `INSERT INTO senders (channel, messaging_service_sid, display_name, department_id)
+		SELECT 'sms', $1, 'Admissions pool', id FROM departments WHERE slug = 'admissions'`, sid); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = ta.get(staff, "/compose")
+	if !strings.Contains(page, "strategy:messaging_service") {
+		t.Fatal("Messaging Service not offered once the department has one")
+	}
+	q := url.Values{"channel": {"sms"}, "to": {"+1 555 001 4003"}, "sender_id": {"strategy:messaging_service"}}
+	if page, _ = ta.get(staff, "/compose/sender?"+q.Encode()); !strings.Contains(page, "Admissions pool") {
+		t.Fatalf("preview does not name the Messaging Service: %s", page)
+	}
+	tok := ta.csrfOf(staff, "/compose")
+	resp := ta.postForm(staff, "/compose", url.Values{"_csrf": {tok}, "to": {"+1 555 001 4003"}, "channel": {"sms"}, "body": {"Pool hello"}, "sender_id": {"strategy:messaging_service"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("compose: %d", resp.StatusCode)
+	}
+	eventually(t, "the simulator received the message with the Messaging Service", func() bool {
+		for _, m := range ta.sim.Messages() {
+			if m.Body == "Pool hello" {
+				return m.MessagingServiceSID == sid
+			}
+		}
+		return false
+	})
 }

@@ -209,6 +209,38 @@
 
   // Keyboard: j/k move through the list, r reply, e close, a assign to me,
   // Escape leaves a text box so the letters work again.
+  // Disclosure menus in the top bar (Admin): open and close by click or
+  // keyboard; Escape, a click elsewhere or focus leaving closes them.
+  const menuOf = (btn) => document.getElementById(btn.getAttribute('aria-controls'));
+  const setMenu = (btn, open) => {
+    const m = menuOf(btn);
+    if (!m) return;
+    btn.setAttribute('aria-expanded', open ? 'true' : 'false');
+    m.hidden = !open;
+  };
+  const closeMenus = (except) => document.querySelectorAll('[data-menu-toggle][aria-expanded="true"]')
+    .forEach((b) => { if (b !== except) setMenu(b, false); });
+  document.addEventListener('click', (e) => {
+    const btn = e.target.closest('[data-menu-toggle]');
+    if (btn) {
+      closeMenus(btn);
+      const open = btn.getAttribute('aria-expanded') !== 'true';
+      setMenu(btn, open);
+      if (open) { const first = menuOf(btn).querySelector('a'); if (first) first.focus(); }
+      return;
+    }
+    if (!e.target.closest('.nav-menu')) closeMenus();
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    const open = document.querySelector('[data-menu-toggle][aria-expanded="true"]');
+    if (open) { setMenu(open, false); open.focus(); }
+  });
+  document.addEventListener('focusout', (e) => {
+    const menu = e.target.closest('.nav-menu');
+    if (menu && e.relatedTarget && !menu.contains(e.relatedTarget)) closeMenus();
+  });
+
   document.addEventListener('keydown', (e) => {
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const t = e.target;

@@ -46,16 +46,40 @@ var Nav = []NavItem{
 	{Key: "settings", Label: "Settings", Href: "/settings", AdminOnly: true},
 }
 
-// VisibleNav filters Nav for the user.
+// VisibleNav is the entries everyone uses, shown in the bar itself.
 func (p Page) VisibleNav() []NavItem {
 	out := make([]NavItem, 0, len(Nav))
 	for _, n := range Nav {
-		if n.AdminOnly && (p.User == nil || !p.User.IsAdmin()) {
-			continue
+		if !n.AdminOnly {
+			out = append(out, n)
 		}
-		out = append(out, n)
 	}
 	return out
+}
+
+// AdminNav is the admin entries, grouped in one "Admin" menu so the bar
+// stays on one line; empty for staff.
+func (p Page) AdminNav() []NavItem {
+	if p.User == nil || !p.User.IsAdmin() {
+		return nil
+	}
+	var out []NavItem
+	for _, n := range Nav {
+		if n.AdminOnly {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// AdminActive reports whether the current page is in the Admin menu.
+func (p Page) AdminActive() bool {
+	for _, n := range p.AdminNav() {
+		if n.Key == p.Active {
+			return true
+		}
+	}
+	return false
 }
 
 // htmxConfig keeps htmx CSP-clean (no eval, no injected indicator styles) and

@@ -94,3 +94,14 @@ func boolText(b bool) string {
 	}
 	return "false"
 }
+
+// hasMessagingService reports whether any of the senders is a Twilio
+// Messaging Service, which makes "Messaging Service" worth offering.
+func hasMessagingService(senders []db.Sender) bool {
+	for _, s := range senders {
+		if s.MessagingServiceSID != "" {
+			return true
+		}
+	}
+	return false
+}
