@@ -1,6 +1,8 @@
 package templates
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -160,5 +162,31 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("%s: %q does not say %q", tc.field, msg, tc.msg)
 			}
 		})
+	}
+}
+
+func TestTypesRoundTrip(t *testing.T) {
+	for _, d := range []Draft{
+		{Kind: KindText, Body: "Hello {{1}} there"},
+		{Kind: KindMedia, Body: "Term letter", MediaURL: "https://school.example/l.pdf"},
+		{Kind: KindQuickReply, Body: "Coming?", Actions: []Action{{Type: ActionQuickReply, Title: "Yes", ID: "btn_1"}, {Type: ActionQuickReply, Title: "No", ID: "btn_2"}}},
+		{Kind: KindCallToAction, Body: "See dates", Actions: []Action{{Type: ActionURL, Title: "Dates", URL: "https://school.example/d"}}},
+	} {
+		raw, err := json.Marshal(ToTypes(d))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := FromTypes(raw)
+		if c.Kind != d.Kind || c.Body != d.Body || c.MediaURL != d.MediaURL || !slices.Equal(c.Actions, d.Actions) {
+			t.Errorf("%s: round trip gave %+v from %s", d.Kind, c, raw)
+		}
+	}
+	// A template made in the Console with a type Classline does not create
+	// still shows its text.
+	if c := FromTypes([]byte(`{"twilio/card":{"title":"x","body":"Card text"}}`)); c.Body != "Card text" {
+		t.Errorf("unknown type: %+v", c)
+	}
+	if c := FromTypes([]byte(`not json`)); c.Kind != "" {
+		t.Errorf("bad JSON: %+v", c)
 	}
 }
