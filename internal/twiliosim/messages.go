@@ -67,6 +67,11 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e.status, e.code, e.msg)
 		return
 	}
+	content, e := s.resolveContent(f) // ContentSid and ContentVariables (content.go)
+	if e != nil {
+		writeError(w, e.status, e.code, e.msg)
+		return
+	}
 	now := s.now().UTC()
 	m := &Message{
 		SID:                 newSID("SM"),
@@ -88,10 +93,13 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	if m.From == "" {
 		m.Status = "accepted"
 	}
+	if content != nil {
+		m.Body = content.body // the template, rendered
+	}
 	if !isWhatsApp(m.To) {
 		m.NumSegments = smsSegments(m.Body)
 	}
-	plan := s.planFor(m, now)
+	plan := s.templatePlan(s.planFor(m, now), m, content, now)
 
 	s.mu.Lock()
 	s.messages = append(s.messages, m)

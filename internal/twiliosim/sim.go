@@ -20,6 +20,7 @@
 //	POST /sim/inbound    form, multipart (files) or JSON {From, To, Body, ProfileName, MediaUrl,
 //	                     Files: [{Name, ContentType, Data (base64)}]}: a parent writes
 //	GET  /sim/messages   every message, as Twilio Message JSON
+//	GET  /sim/templates  every content template with its WhatsApp approval (content.go)
 //
 // # Deterministic magic numbers
 //
@@ -129,6 +130,7 @@ type Sim struct {
 	optedOut    map[string]bool
 	lastInbound map[string]time.Time // by the parent's address ("whatsapp:+E164" or "+E164")
 	senders     senderStore          // WhatsApp senders (senders.go)
+	templates   templateStore        // content templates (content.go)
 	closed      bool
 
 	ctx    context.Context
@@ -174,6 +176,7 @@ func New(cfg Config) *Sim {
 func (s *Sim) routes() {
 	s.registerMessages(s.mux)
 	s.registerSenders(s.mux)
+	s.registerContent(s.mux)
 	s.registerMedia(s.mux)
 	s.registerDev(s.mux)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
