@@ -69,6 +69,7 @@ func (s *Server) inboundWebhook(c echo.Context) error {
 		if res.Keyword != policy.KeywordNone {
 			s.answerKeyword(res)
 		}
+		s.answerOutOfHours(res)
 	}
 	return twiml(c)
 }
@@ -102,6 +103,17 @@ func (s *Server) answerKeyword(res messaging.Inbound) {
 	s.Messaging.Go(2*time.Minute, func(ctx context.Context) {
 		if _, err := s.Messaging.AnswerKeyword(ctx, res); err != nil {
 			s.Log.Warn("keyword answer", "conversation_id", res.ConversationID, "err", err)
+		}
+	})
+}
+
+// answerOutOfHours sends the department's out-of-hours reply, when it is
+// closed, after the webhook has been acknowledged (as answerKeyword does).
+// Keywords and duplicates are left out by AnswerOutOfHours itself.
+func (s *Server) answerOutOfHours(res messaging.Inbound) {
+	s.Messaging.Go(2*time.Minute, func(ctx context.Context) {
+		if _, err := s.Messaging.AnswerOutOfHours(ctx, res, s.Config.SchoolTimezone); err != nil {
+			s.Log.Warn("out-of-hours reply", "conversation_id", res.ConversationID, "err", err)
 		}
 	})
 }
