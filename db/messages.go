@@ -29,7 +29,9 @@ type Message struct {
 	IsNote         bool // an internal note: staff only, never sent
 	Automatic      bool // sent by Classline itself (keyword answers)
 	SenderReason   string
-	CreatedAt      time.Time
+	// TemplateName is the template the message was sent with ("" for text).
+	TemplateName string
+	CreatedAt    time.Time
 }
 
 // Media is one attachment as Twilio described it.
@@ -45,13 +47,14 @@ type Media struct {
 }
 
 const messageColumns = `m.id, coalesce(m.conversation_id, 0), m.direction, m.channel, m.from_address, m.to_address, m.body, m.media,
-	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.sender_reason, m.created_at`
+	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.sender_reason,
+	coalesce((SELECT t.logical_name FROM templates t WHERE t.id = m.template_id), ''), m.created_at`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var media []byte
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Channel, &m.From, &m.To, &m.Body, &media,
-		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.SenderReason, &m.CreatedAt)
+		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.SenderReason, &m.TemplateName, &m.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
 	}
@@ -92,6 +95,10 @@ type NewOutbound struct {
 	SentBy         int64 // 0: Classline itself (an automatic reply)
 	Media          []Media
 	SenderReason   string
+	// TemplateID and ContentVariables: a template message (Twilio ContentSid);
+	// Body is then the rendered text, for staff to read.
+	TemplateID       int64
+	ContentVariables map[string]string
 }
 
 // InsertOutboundTx stores an outbound message as queued before Twilio is
@@ -104,11 +111,17 @@ func InsertOutboundTx(ctx context.Context, q Querier, n NewOutbound) (int64, err
 	if n.Media == nil {
 		media = []byte("[]")
 	}
+	var vars []byte // NULL unless a template message
+	if n.TemplateID != 0 {
+		if vars, err = json.Marshal(nonNil(n.ContentVariables)); err != nil {
+			return 0, err
+		}
+	}
 	var id int64
 	err = q.QueryRow(ctx, `
-		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason)
-		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9) RETURNING id`,
-		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason).Scan(&id)
+		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason, template_id, content_variables)
+		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9, nullif($10, 0), $11) RETURNING id`,
+		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason, n.TemplateID, vars).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert outbound: %w", err)
 	}

@@ -234,9 +234,14 @@ func (s *Server) renderConversation(c echo.Context, status int, conv db.Conversa
 	if err != nil {
 		return err
 	}
+	tpl, err := s.templateSendForm(c, conv, 0, nil)
+	if err != nil {
+		return err
+	}
+	tpl.Open = f.BlockedKind == "window"
 	now := s.Now()
 	v := pages.ConversationView{
-		Conversation: conv, Messages: msgs, Now: now, Reply: f, Note: note, Staff: staff, Viewers: viewers,
+		Conversation: conv, Messages: msgs, Now: now, Reply: f, Note: note, Staff: staff, Viewers: viewers, Template: tpl,
 	}
 	p := s.page(c, components.ContactName(conv.Contact), "inbox")
 	if c.Request().Header.Get("HX-Target") == "conv-pane" {

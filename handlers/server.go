@@ -20,6 +20,7 @@ import (
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/metrics"
 	"github.com/classline/classline/internal/people"
+	"github.com/classline/classline/internal/templates"
 	"github.com/classline/classline/internal/twilio"
 	"github.com/classline/classline/internal/twiliosim"
 	"github.com/classline/classline/static"
@@ -33,6 +34,7 @@ type Deps struct {
 	Messaging *messaging.Service
 	Media     *media.Service
 	People    *people.Service
+	Templates *templates.Service
 	Hub       *live.Hub
 	Gateway   *twilio.Gateway
 	Sim       *twiliosim.Sim // nil unless the in-process simulator runs
@@ -95,6 +97,9 @@ func New(d Deps) *echo.Echo {
 	app.GET("/conversations/:id", s.conversation)
 	app.POST("/conversations/:id/messages", s.reply)
 	app.GET("/conversations/:id/composer", s.composer)
+	app.GET("/conversations/:id/template", s.templatePanel)
+	app.POST("/conversations/:id/template", s.sendTemplate)
+	app.POST("/conversations/:id/template/preview", s.templateSendPreview)
 	app.POST("/conversations/:id/assign", s.act("assign"))
 	app.POST("/conversations/:id/close", s.act("close"))
 	app.POST("/conversations/:id/reopen", s.act("reopen"))
@@ -112,7 +117,6 @@ func New(d Deps) *echo.Echo {
 	admin := app.Group("", s.requireAdmin)
 	admin.GET("/senders", s.sendersPage)
 	admin.POST("/senders/sync", s.syncSenders)
-	admin.GET("/templates", s.placeholder("templates", "Templates", "WhatsApp message templates (Twilio Content API) will be managed here."))
 	admin.GET("/users", s.peoplePage)
 	admin.POST("/users", s.createPerson)
 	admin.GET("/users/:id", s.personPage)
@@ -130,6 +134,7 @@ func New(d Deps) *echo.Echo {
 	admin.POST("/simulator", s.simulatorSend)
 
 	s.cannedRoutes(app, admin)
+	s.templateRoutes(admin)
 	s.senderAdminRoutes(admin)
 	s.departmentSettingsRoutes(admin)
 	s.mediaRoutes(e, app)

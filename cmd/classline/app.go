@@ -24,6 +24,7 @@ import (
 	"github.com/classline/classline/internal/metrics"
 	"github.com/classline/classline/internal/people"
 	"github.com/classline/classline/internal/pglocal"
+	"github.com/classline/classline/internal/templates"
 	"github.com/classline/classline/internal/twilio"
 	"github.com/classline/classline/internal/twiliosim"
 )
@@ -133,8 +134,10 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
 	}
 	a.msg = msgSvc
+	tplSvc := &templates.Service{DB: database, Gateway: gateway}
 	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
 	go senderSyncLoop(runCtx, gateway, database, logger)
+	go templateSyncLoop(runCtx, tplSvc, logger)
 	a.gw = gateway
 	// media: begin (wiring of the attachment service)
 	mediaSvc := &media.Service{
@@ -153,7 +156,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	go mediaSvc.Run(runCtx)
 	// media: end
 	e := handlers.New(handlers.Deps{
-		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, People: &people.Service{DB: database}, Hub: hub, Gateway: gateway,
+		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, People: &people.Service{DB: database}, Templates: tplSvc, Hub: hub, Gateway: gateway,
 		Sim: a.sim, Log: logger, Metrics: m, Done: a.done,
 	})
 	a.srv = &http.Server{

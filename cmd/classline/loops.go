@@ -8,6 +8,7 @@ import (
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/senderadmin"
+	"github.com/classline/classline/internal/templates"
 	"github.com/classline/classline/internal/twilio"
 )
 
@@ -42,6 +43,24 @@ func senderSyncLoop(ctx context.Context, gw *twilio.Gateway, d *db.DB, log *slog
 	for {
 		if _, err := senderadmin.Sync(ctx, gw, d); err != nil && ctx.Err() == nil {
 			log.Warn("sender sync", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// templateSyncLoop reads every template's WhatsApp approval from Twilio
+// every 5 minutes, so an approval (or a pause by WhatsApp) shows, and stops
+// sends, without an admin opening the page.
+func templateSyncLoop(ctx context.Context, svc *templates.Service, log *slog.Logger) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		if _, err := svc.Sync(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("template sync", "err", err)
 		}
 		select {
 		case <-ctx.Done():

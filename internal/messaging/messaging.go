@@ -367,6 +367,24 @@ func channelName(c string) string {
 // attach links uploaded files to the new message; a resend reuses files
 // already linked to the message it repeats.
 func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone, body string, media []db.Media, attach bool, reason string) (int64, error) {
+	return s.submit(ctx, u, conversationID, sender, phone, outbound{Body: body, Media: media, Attach: attach, Reason: reason})
+}
+
+// outbound is what one message carries.
+type outbound struct {
+	Body   string // for a template: the rendered text, shown to staff
+	Media  []db.Media
+	Attach bool // Media are new uploads, to attach to this message
+	Reason string
+	// A template: Twilio renders ContentSID with Variables; Body is not sent.
+	TemplateID int64
+	ContentSID string
+	Variables  map[string]string
+}
+
+// submit stores the message as queued, then asks Twilio to send it.
+func (s *Service) submit(ctx context.Context, u db.User, conversationID int64, sender db.Sender, phone string, o outbound) (int64, error) {
+	body, media, attach := o.Body, o.Media, o.Attach
 	seg := policy.CountSegments(body)
 	from := policy.Address(sender.Channel, sender.Address)
 	to := policy.Address(sender.Channel, phone)
@@ -375,7 +393,8 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 		var err error
 		messageID, err = db.InsertOutboundTx(ctx, tx, db.NewOutbound{
 			ConversationID: conversationID, Channel: sender.Channel, From: from, To: to,
-			Body: body, Segments: seg.Count, SentBy: u.ID, Media: media, SenderReason: reason,
+			Body: body, Segments: seg.Count, SentBy: u.ID, Media: media, SenderReason: o.Reason,
+			TemplateID: o.TemplateID, ContentVariables: o.Variables,
 		})
 		if err != nil {
 			return err
@@ -391,6 +410,11 @@ func (s *Service) send(ctx context.Context, u db.User, conversationID int64, sen
 		return 0, fmt.Errorf("store outbound: %w", err)
 	}
 	req := twilio.SendRequest{To: to, Body: body, StatusCallback: s.StatusCallbackURL}
+	if o.ContentSID != "" {
+		// Never the template's text in Body: WhatsApp refuses it outside
+		// the 24-hour window; Twilio fills the approved template itself.
+		req.Body, req.ContentSID, req.ContentVariables = "", o.ContentSID, o.Variables
+	}
 	for _, id := range fileIDs(media) {
 		if s.MediaURL == nil {
 			return messageID, errors.New("send media: no media URL source configured")

@@ -402,3 +402,33 @@ func publicURL(s string) bool {
 	u, err := url.Parse(strings.TrimSpace(s))
 	return err == nil && u.Scheme == "https" && u.Host != "" && !strings.ContainsAny(s, " \t\n")
 }
+
+// ContactValues are the values of Fields for a contact.
+func ContactValues(name, profileName string, custom map[string]string, schoolName string) map[string]string {
+	full := strings.TrimSpace(name)
+	if full == "" {
+		full = strings.TrimSpace(profileName)
+	}
+	first := full
+	if f := strings.Fields(full); len(f) > 0 {
+		first = f[0]
+	}
+	out := map[string]string{"first_name": first, "full_name": full, "school_name": schoolName}
+	for _, k := range []string{"student_name", "class"} {
+		out[k] = strings.TrimSpace(custom[k])
+	}
+	return out
+}
+
+// Prefill is the values a template's variables start with for a contact:
+// the mapped contact field when it has a value, else nothing to type over.
+func Prefill(nums []int, fieldMap, contact map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, n := range nums {
+		k := strconv.Itoa(n)
+		if f := fieldMap[k]; f != "" && contact[f] != "" {
+			out[k] = contact[f]
+		}
+	}
+	return out
+}

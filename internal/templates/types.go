@@ -3,6 +3,7 @@ package templates
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 )
 
 // Twilio keeps a template's content as a "types" object keyed by content
@@ -33,7 +34,7 @@ func ToTypes(d Draft) map[string]any {
 		for i, a := range d.Actions {
 			id := a.ID
 			if id == "" {
-				id = "btn_" + string(rune('1'+i))
+				id = "btn_" + strconv.Itoa(i+1)
 			}
 			t.Actions = append(t.Actions, Action{Title: a.Title, ID: id})
 		}

@@ -1,0 +1,82 @@
+package messaging
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/policy"
+	"github.com/classline/classline/internal/templates"
+)
+
+// TemplateInput is a template sent in a conversation.
+type TemplateInput struct {
+	TemplateID int64
+	// Values fill the variables, by number ("1": "Ana").
+	Values map[string]string
+}
+
+// maxVariableValue bounds one variable's value; WhatsApp refuses long ones.
+const maxVariableValue = 1024
+
+// SendTemplate sends an approved template (any template on SMS) in the
+// conversation with ContentSid and ContentVariables; the message stored is
+// the rendered text, marked with its template. Problems come back as
+// FieldErrors: "template", "var_<n>", "body" (opted out, sender offline).
+func (s *Service) SendTemplate(ctx context.Context, u db.User, conversationID int64, in TemplateInput) (int64, error) {
+	conv, err := s.DB.ConversationByID(ctx, conversationID)
+	if err != nil {
+		return 0, err
+	}
+	if !CanSee(u, conv.DepartmentID) {
+		return 0, ErrForbidden
+	}
+	errs := FieldErrors{}
+	t, err := s.DB.TemplateByID(ctx, in.TemplateID)
+	switch {
+	case errors.Is(err, db.ErrNotFound) || (err == nil && t.ContentSID == ""):
+		errs["template"] = "Choose a template."
+	case err != nil:
+		return 0, err
+	case conv.Sender.Channel == policy.ChannelWhatsApp && t.ApprovalStatus != templates.StatusApproved:
+		errs["template"] = "WhatsApp has not approved this template (" + t.ApprovalStatus + "), so it cannot be sent on WhatsApp. Choose an approved one."
+	}
+	values := map[string]string{}
+	if len(errs) == 0 {
+		nums, _ := templates.Variables(templates.FromTypes(t.Types).Body)
+		for _, n := range nums {
+			k := strconv.Itoa(n)
+			v := strings.TrimSpace(in.Values[k])
+			switch {
+			case v == "":
+				errs["var_"+k] = "Fill in {{" + k + "}}."
+			case utf8.RuneCountInString(v) > maxVariableValue:
+				errs["var_"+k] = "Too long."
+			case strings.ContainsAny(v, "\n\t") || strings.Contains(v, "    "):
+				// WhatsApp refuses variables with new lines, tabs or more than 4 spaces.
+				errs["var_"+k] = "WhatsApp refuses line breaks, tabs and long runs of spaces in a variable."
+			}
+			values[k] = v
+		}
+	}
+	if conv.Sender.Status == "OFFLINE" {
+		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now."
+	}
+	if len(errs) == 0 {
+		if msg, err := s.optOutText(ctx, conv.Contact.Phone); err != nil {
+			return 0, err
+		} else if msg != "" {
+			errs["body"] = msg
+		}
+	}
+	if len(errs) > 0 {
+		return 0, errs
+	}
+	body := templates.Render(templates.FromTypes(t.Types).Body, values)
+	return s.submit(ctx, u, conv.ID, conv.Sender, conv.Contact.Phone, outbound{
+		Body: body, Reason: "this conversation's number", TemplateID: t.ID, ContentSID: t.ContentSID, Variables: values,
+	})
+}
