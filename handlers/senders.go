@@ -21,7 +21,11 @@ func (s *Server) renderSenders(c echo.Context, status int, v pages.SendersView) 
 }
 
 func (s *Server) sendersPage(c echo.Context) error {
-	return s.renderSenders(c, http.StatusOK, pages.SendersView{})
+	v := pages.SendersView{}
+	if c.QueryParam("done") == "deleted" {
+		v.Notice = "Sender deleted. Its conversations and their history stay."
+	}
+	return s.renderSenders(c, http.StatusOK, v)
 }
 
 // syncSenders asks Twilio's Senders API for every WhatsApp sender's health now.

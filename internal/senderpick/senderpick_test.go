@@ -38,7 +38,7 @@ func status(st string, why ...string) opt {
 	return func(s *db.PoolSender) { s.Status = st; s.OfflineReasons = why }
 }
 func isDefault() opt { return func(s *db.PoolSender) { s.Default = true } }
-func archived() opt { return func(s *db.PoolSender) { s.Archived = true } }
+func archived() opt  { return func(s *db.PoolSender) { s.Archived = true } }
 func service(sid string) opt {
 	return func(s *db.PoolSender) { s.MessagingServiceSID = sid; s.Address = "" }
 }
@@ -162,17 +162,17 @@ func TestPick(t *testing.T) {
 			req:  senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: library, User: admin},
 			want: want{sender: 41, reason: "Library's WhatsApp sender (Library (+14155550040) is offline at Twilio)", unavailable: []int64{40, 42}}},
 		{name: "department: its default sender, not the first one set up",
-			req: senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
+			req:   senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
 			cands: []db.PoolSender{sender(10, "whatsapp", admissions, "Admissions main"), sender(11, "whatsapp", admissions, "Admissions 2", isDefault())},
-			want: want{sender: 11, strategy: "department", reason: "Admissions' default WhatsApp sender", unavailable: []int64{}}},
+			want:  want{sender: 11, strategy: "department", reason: "Admissions' default WhatsApp sender", unavailable: []int64{}}},
 		{name: "department: default offline, the first sendable one, saying why",
-			req: senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
+			req:   senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
 			cands: []db.PoolSender{sender(10, "whatsapp", admissions, "Admissions main"), sender(11, "whatsapp", admissions, "Admissions 2", isDefault(), status("OFFLINE"))},
-			want: want{sender: 10, reason: "Admissions' WhatsApp sender (Admissions 2 (+14155550011) is offline at Twilio)", unavailable: []int64{11}}},
+			want:  want{sender: 10, reason: "Admissions' WhatsApp sender (Admissions 2 (+14155550011) is offline at Twilio)", unavailable: []int64{11}}},
 		{name: "department: the default of another channel does not count",
-			req: senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
+			req:   senderpick.Request{Strategy: "department", Channel: "whatsapp", DepartmentID: admissions, User: staffAdm},
 			cands: []db.PoolSender{sender(10, "whatsapp", admissions, "Admissions main"), sender(11, "whatsapp", admissions, "Admissions 2"), sender(12, "sms", admissions, "SMS", isDefault())},
-			want: want{sender: 10, reason: "Admissions' WhatsApp sender"}},
+			want:  want{sender: 10, reason: "Admissions' WhatsApp sender"}},
 		{name: "department: the user's only department when none given",
 			req:  senderpick.Request{Strategy: "department", Channel: "whatsapp", User: staffAdm},
 			want: want{sender: 10}},
