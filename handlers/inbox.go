@@ -92,7 +92,12 @@ func (s *Server) inbox(c echo.Context) error {
 func (s *Server) composeForm(c echo.Context) (pages.ComposeForm, error) {
 	u := currentUser(c)
 	senders, err := s.DB.ListSenders(c.Request().Context(), messaging.DepartmentScope(*u))
-	return pages.ComposeForm{Senders: senders, Channel: policy.ChannelWhatsApp, Errors: map[string]string{}}, err
+	if err != nil {
+		return pages.ComposeForm{}, err
+	}
+	f := pages.ComposeForm{Senders: senders, Channel: policy.ChannelWhatsApp, Errors: map[string]string{}}
+	f.Templates, err = s.approvedTemplateOptions(c)
+	return f, err
 }
 
 func (s *Server) composePage(c echo.Context) error {
@@ -117,6 +122,14 @@ func (s *Server) compose(c echo.Context) error {
 	f.SenderID, f.Strategy = parseSenderChoice(c.FormValue("sender_id"))
 	p := s.page(c, "New message", "inbox")
 	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID, Strategy: f.Strategy}
+	f.TemplateID, _ = strconv.ParseInt(c.FormValue("template_id"), 10, 64)
+	if f.TemplateID != 0 {
+		values := typedValues(c)
+		in.Template = messaging.TemplateInput{TemplateID: f.TemplateID, Values: values}
+		if err := s.fillComposeTemplate(c, &f, values); err != nil {
+			return err
+		}
+	}
 	if fh, err := c.FormFile("media"); err == nil && fh.Size > 0 && (f.Channel == policy.ChannelWhatsApp || f.Channel == policy.ChannelSMS) {
 		md, err := s.upload(c, f.Channel, fh)
 		var refused *media.RefusedError

@@ -94,6 +94,8 @@ func New(d Deps) *echo.Echo {
 	app.POST("/compose", s.compose)
 	app.POST("/compose/count", s.composeCount)
 	app.GET("/compose/sender", s.senderChoice)
+	app.GET("/compose/template", s.composeTemplate)
+	app.POST("/compose/template/preview", s.composeTemplatePreview)
 	app.GET("/conversations/:id", s.conversation)
 	app.POST("/conversations/:id/messages", s.reply)
 	app.GET("/conversations/:id/composer", s.composer)

@@ -165,3 +165,62 @@ func (s *Server) sendTemplate(c echo.Context) error {
 	f.Sent = true
 	return render(c, http.StatusOK, pages.TemplateComposer(s.page(c, "", "inbox"), f), nil)
 }
+
+// approvedTemplateOptions lists every approved template variant, for New
+// message (no contact yet to choose a language for).
+func (s *Server) approvedTemplateOptions(c echo.Context) ([]pages.TemplateOption, error) {
+	list, err := s.DB.SendableTemplates(c.Request().Context(), true)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pages.TemplateOption, 0, len(list))
+	for _, t := range list {
+		out = append(out, pages.TemplateOption{ID: t.ID, Name: t.LogicalName, Language: t.Language})
+	}
+	return out, nil
+}
+
+// fillComposeTemplate puts the chosen template's variables (with the values
+// typed) and content into the New message form.
+func (s *Server) fillComposeTemplate(c echo.Context, f *pages.ComposeForm, values map[string]string) error {
+	t, err := s.DB.TemplateByID(c.Request().Context(), f.TemplateID)
+	if errors.Is(err, db.ErrNotFound) {
+		f.TemplateID = 0
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	f.TemplateContent = templates.FromTypes(t.Types)
+	nums, _ := templates.Variables(f.TemplateContent.Body)
+	f.TemplateVars = nil
+	for _, n := range nums {
+		k := strconv.Itoa(n)
+		f.TemplateVars = append(f.TemplateVars, pages.TemplateVar{Num: k, Value: values[k], Field: t.VariableMap[k]})
+	}
+	return nil
+}
+
+// composeTemplate answers a template choice on New message.
+func (s *Server) composeTemplate(c echo.Context) error {
+	f := pages.ComposeForm{Errors: map[string]string{}}
+	f.TemplateID, _ = strconv.ParseInt(c.QueryParam("template_id"), 10, 64)
+	if f.TemplateID != 0 {
+		// Values typed for another template mean nothing for this one.
+		if err := s.fillComposeTemplate(c, &f, map[string]string{}); err != nil {
+			return err
+		}
+	}
+	return render(c, http.StatusOK, pages.ComposeTemplateFields(f), nil)
+}
+
+// composeTemplatePreview renders the New message template bubble as typed.
+func (s *Server) composeTemplatePreview(c echo.Context) error {
+	f := pages.ComposeForm{Errors: map[string]string{}}
+	f.TemplateID, _ = strconv.ParseInt(c.FormValue("template_id"), 10, 64)
+	values := typedValues(c)
+	if err := s.fillComposeTemplate(c, &f, values); err != nil {
+		return err
+	}
+	return render(c, http.StatusOK, pages.TemplatePreview(f.TemplateContent, values), nil)
+}

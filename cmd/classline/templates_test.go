@@ -248,3 +248,50 @@ func TestSendTemplateOutsideWindow(t *testing.T) {
 		t.Fatalf("the conversation does not show the template message:\n%s", page)
 	}
 }
+
+// TestComposeWithTemplate: a school starts a WhatsApp conversation with a
+// parent who never wrote, which WhatsApp allows only with an approved
+// template; free text is refused with the reason.
+func TestComposeWithTemplate(t *testing.T) {
+	ta := startTestApp(t, testOptions{})
+	admin := ta.loginAdmin()
+	id := createTemplate(t, ta, admin, templateForm("trip_reminder"))
+	staff := ta.login("tpl.compose@school.example", ta.addUser("tpl.compose@school.example", "staff", "admissions"))
+	if page, _ := ta.get(staff, "/compose"); strings.Contains(page, "trip_reminder") {
+		t.Fatal("New message offers a template WhatsApp has not approved")
+	}
+	submitAndWait(t, ta, admin, id, "approved")
+	page, _ := ta.get(staff, "/compose")
+	if !strings.Contains(page, "trip_reminder · English") {
+		t.Fatalf("approved template not offered:\n%s", page)
+	}
+	tok := ta.csrfOf(staff, "/compose")
+	form := url.Values{"_csrf": {tok}, "to": {"+1 555 004 2001"}, "channel": {"whatsapp"}, "sender_id": {"0"}, "body": {"Free text"}}
+	resp := ta.postForm(staff, "/compose", form)
+	if body := bodyOf(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "template") {
+		t.Fatalf("free text to a parent who never wrote: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("template_id", strconv.FormatInt(id, 10))
+	resp = ta.postForm(staff, "/compose", form)
+	if body := bodyOf(t, resp); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "Fill in {{1}}") {
+		t.Fatalf("template without its variable: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("var_1", "Mr Okafor")
+	resp = ta.postForm(staff, "/compose", form)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("compose with a template: %d", resp.StatusCode)
+	}
+	if n := countRows(t, ta, `SELECT count(*) FROM messages WHERE to_address = 'whatsapp:+15550042001' AND template_id IS NOT NULL
+		AND body LIKE 'Dear Mr Okafor, the school is closed tomorrow%'`); n != 1 {
+		t.Fatalf("%d template messages stored for the new contact", n)
+	}
+	eventually(t, "the template sent with its variables and no body", func() bool {
+		for _, m := range ta.sim.Messages() {
+			if m.To == "whatsapp:+15550042001" {
+				return m.ContentSID != "" && strings.Contains(m.ContentVariables, "Mr Okafor")
+			}
+		}
+		return false
+	})
+}

@@ -99,6 +99,9 @@ type ComposeInput struct {
 	Strategy     string
 	DepartmentID int64 // for the department strategies; 0: the user's only one
 	Media        []db.Media
+	// Template, when TemplateID is set, is sent instead of Body: how a
+	// school starts a WhatsApp conversation (outside any 24-hour window).
+	Template TemplateInput
 }
 
 // Compose validates a new message, stores it as queued in its conversation
@@ -115,7 +118,16 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	if in.Channel != policy.ChannelWhatsApp && in.Channel != policy.ChannelSMS {
 		errs["channel"] = "Choose WhatsApp or SMS."
 	}
-	checkBody(in.Body, len(in.Media) > 0, errs)
+	var tpl outbound
+	if in.Template.TemplateID != 0 {
+		if _, bad := errs["channel"]; !bad {
+			if tpl, err = s.prepareTemplate(ctx, in.Channel, in.Template, errs); err != nil {
+				return 0, 0, err
+			}
+		}
+	} else {
+		checkBody(in.Body, len(in.Media) > 0, errs)
+	}
 	var sender db.Sender
 	var reason string
 	if _, bad := errs["channel"]; !bad {
@@ -138,7 +150,7 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 			errs["to"] = msg
 		}
 	}
-	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp {
+	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp && in.Template.TemplateID == 0 {
 		existing, err := s.DB.ConversationFor(ctx, phone, sender.ID)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return 0, 0, err
@@ -163,6 +175,11 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("compose to %s: %w", in.Channel, err)
+	}
+	if in.Template.TemplateID != 0 {
+		tpl.Reason = reason
+		messageID, err = s.submit(ctx, u, conversationID, sender, phone, tpl)
+		return conversationID, messageID, err
 	}
 	messageID, err = s.send(ctx, u, conversationID, sender, phone, in.Body, in.Media, true, reason)
 	return conversationID, messageID, err

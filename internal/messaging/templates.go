@@ -35,32 +35,9 @@ func (s *Service) SendTemplate(ctx context.Context, u db.User, conversationID in
 		return 0, ErrForbidden
 	}
 	errs := FieldErrors{}
-	t, err := s.DB.TemplateByID(ctx, in.TemplateID)
-	switch {
-	case errors.Is(err, db.ErrNotFound) || (err == nil && t.ContentSID == ""):
-		errs["template"] = "Choose a template."
-	case err != nil:
+	out, err := s.prepareTemplate(ctx, conv.Sender.Channel, in, errs)
+	if err != nil {
 		return 0, err
-	case conv.Sender.Channel == policy.ChannelWhatsApp && t.ApprovalStatus != templates.StatusApproved:
-		errs["template"] = "WhatsApp has not approved this template (" + t.ApprovalStatus + "), so it cannot be sent on WhatsApp. Choose an approved one."
-	}
-	values := map[string]string{}
-	if len(errs) == 0 {
-		nums, _ := templates.Variables(templates.FromTypes(t.Types).Body)
-		for _, n := range nums {
-			k := strconv.Itoa(n)
-			v := strings.TrimSpace(in.Values[k])
-			switch {
-			case v == "":
-				errs["var_"+k] = "Fill in {{" + k + "}}."
-			case utf8.RuneCountInString(v) > maxVariableValue:
-				errs["var_"+k] = "Too long."
-			case strings.ContainsAny(v, "\n\t") || strings.Contains(v, "    "):
-				// WhatsApp refuses variables with new lines, tabs or more than 4 spaces.
-				errs["var_"+k] = "WhatsApp refuses line breaks, tabs and long runs of spaces in a variable."
-			}
-			values[k] = v
-		}
 	}
 	if conv.Sender.Status == "OFFLINE" {
 		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now."
@@ -75,8 +52,40 @@ func (s *Service) SendTemplate(ctx context.Context, u db.User, conversationID in
 	if len(errs) > 0 {
 		return 0, errs
 	}
-	body := templates.Render(templates.FromTypes(t.Types).Body, values)
-	return s.submit(ctx, u, conv.ID, conv.Sender, conv.Contact.Phone, outbound{
-		Body: body, Reason: "this conversation's number", TemplateID: t.ID, ContentSID: t.ContentSID, Variables: values,
-	})
+	out.Reason = "this conversation's number"
+	return s.submit(ctx, u, conv.ID, conv.Sender, conv.Contact.Phone, out)
+}
+
+// prepareTemplate checks a template send on channel, adding problems to
+// errs ("template", "var_<n>"), and returns the message to submit.
+func (s *Service) prepareTemplate(ctx context.Context, channel string, in TemplateInput, errs FieldErrors) (outbound, error) {
+	t, err := s.DB.TemplateByID(ctx, in.TemplateID)
+	switch {
+	case errors.Is(err, db.ErrNotFound) || (err == nil && t.ContentSID == ""):
+		errs["template"] = "Choose a template."
+		return outbound{}, nil
+	case err != nil:
+		return outbound{}, err
+	case channel == policy.ChannelWhatsApp && t.ApprovalStatus != templates.StatusApproved:
+		errs["template"] = "WhatsApp has not approved this template (" + t.ApprovalStatus + "), so it cannot be sent on WhatsApp. Choose an approved one."
+		return outbound{}, nil
+	}
+	body := templates.FromTypes(t.Types).Body
+	nums, _ := templates.Variables(body)
+	values := map[string]string{}
+	for _, n := range nums {
+		k := strconv.Itoa(n)
+		v := strings.TrimSpace(in.Values[k])
+		switch {
+		case v == "":
+			errs["var_"+k] = "Fill in {{" + k + "}}."
+		case utf8.RuneCountInString(v) > maxVariableValue:
+			errs["var_"+k] = "Too long."
+		case strings.ContainsAny(v, "\n\t") || strings.Contains(v, "    "):
+			// WhatsApp refuses variables with new lines, tabs or more than 4 spaces.
+			errs["var_"+k] = "WhatsApp refuses line breaks, tabs and long runs of spaces in a variable."
+		}
+		values[k] = v
+	}
+	return outbound{Body: templates.Render(body, values), TemplateID: t.ID, ContentSID: t.ContentSID, Variables: values}, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/policy"
+	"github.com/classline/classline/internal/templates"
 )
 
 // LoginForm is the sign-in form with what was typed and what went wrong.
@@ -25,6 +26,21 @@ type ComposeForm struct {
 	Choice            string // which sender will send, and why
 	Senders           []db.Sender
 	Errors            map[string]string
+	// Templates offered (approved), the chosen one and its variables.
+	Templates       []TemplateOption
+	TemplateID      int64
+	TemplateVars    []TemplateVar
+	TemplateContent templates.Content
+}
+
+func composeValues(f ComposeForm) map[string]string {
+	out := map[string]string{}
+	for _, v := range f.TemplateVars {
+		if v.Value != "" {
+			out[v.Num] = v.Value
+		}
+	}
+	return out
 }
 
 // ReplyForm is the composer under a conversation.
