@@ -32,7 +32,7 @@ func ExpandOutOfHours(text, schoolName, opens string) string {
 // to, as an automatic message: the conversation keeps waiting for staff.
 // It returns the new message's id, or 0 when nothing was sent: a duplicate
 // webhook, a STOP/START/HELP keyword (AnswerKeyword answers those), a
-// conversation without a department, no reply text or no hours set, the
+// conversation without a department or of an archived one, no reply text or no hours set, the
 // department open, an opted-out number, an offline sender, or a reply
 // already sent in this closed period. At most one reply goes out per
 // conversation and closed period, however many messages arrive at once: a
@@ -56,7 +56,7 @@ func (s *Service) AnswerOutOfHours(ctx context.Context, in Inbound, loc *time.Lo
 	if err != nil {
 		return 0, fmt.Errorf("out-of-hours reply: %w", err)
 	}
-	if strings.TrimSpace(dep.OutOfHoursReply) == "" {
+	if strings.TrimSpace(dep.OutOfHoursReply) == "" || dep.ArchivedAt != nil {
 		return 0, nil
 	}
 	hours, err := policy.ParseHours(dep.BusinessHours)
@@ -80,11 +80,15 @@ func (s *Service) AnswerOutOfHours(ctx context.Context, in Inbound, loc *time.Lo
 		return 0, nil
 	}
 	next, opens := policy.NextOpening(hours, now, loc)
-	var periodEnds *time.Time
-	if opens {
-		periodEnds = &next
+	// A department that never opens replies once a day: its closed period
+	// would otherwise never end, and a parent writing weeks later would hear
+	// nothing.
+	periodEnds := next
+	if !opens {
+		y, m, d := now.In(loc).Date()
+		periodEnds = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
 	}
-	claimed, err := s.DB.ClaimOutOfHoursReply(ctx, conv.ID, periodEnds)
+	claimed, err := s.DB.ClaimOutOfHoursReply(ctx, conv.ID, &periodEnds)
 	if err != nil || !claimed {
 		return 0, err
 	}
@@ -97,7 +101,7 @@ func (s *Service) AnswerOutOfHours(ctx context.Context, in Inbound, loc *time.Lo
 	// refuses: a failed reply is shown in the thread, not repeated.
 	messageID, err = s.send(ctx, db.User{}, conv.ID, conv.Sender, conv.Contact.Phone, text, nil, false, "automatic out-of-hours reply, from the number the contact wrote to")
 	if messageID != 0 {
-		if lerr := s.DB.SetOutOfHoursReplyMessage(ctx, conv.ID, periodEnds, messageID); lerr != nil && err == nil {
+		if lerr := s.DB.SetOutOfHoursReplyMessage(ctx, conv.ID, &periodEnds, messageID); lerr != nil && err == nil {
 			err = lerr
 		}
 	}

@@ -226,3 +226,38 @@ func TestAnswerOutOfHoursConcurrent(t *testing.T) {
 		t.Errorf("simulator got %d replies, want 1", len(got))
 	}
 }
+
+// A department closed every day answers once a day, not once ever; an
+// archived department does not answer.
+func TestAnswerOutOfHoursNeverOpenAndArchived(t *testing.T) {
+	e, clk, london := outOfHoursEnv(t)
+	ctx := context.Background()
+	ppl := &people.Service{DB: e.db}
+	var closed policy.HoursInput
+	for i := range closed.Days {
+		closed.Days[i] = policy.DayInput{Mode: policy.DayClosed}
+	}
+	if err := ppl.SaveBusinessHours(ctx, e.admin, e.academics, closed, "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	const parent = "whatsapp:+15557652101"
+	to := "whatsapp:+14155550101"
+	if _, id := e.answerOOH(inbound(sid('n'), parent, to, "Hello"), london); id == 0 {
+		t.Fatal("no reply from a department that never opens")
+	}
+	clk.set(time.Date(2026, 1, 9, 23, 30, 0, 0, london))
+	if _, id := e.answerOOH(inbound(sid('o'), parent, to, "Hello again"), london); id != 0 {
+		t.Errorf("a second reply the same day: %d", id)
+	}
+	clk.set(time.Date(2026, 1, 10, 9, 0, 0, 0, london))
+	if _, id := e.answerOOH(inbound(sid('p'), parent, to, "Next day"), london); id == 0 {
+		t.Error("no reply the next day")
+	}
+	if err := ppl.SetDepartmentArchived(ctx, e.admin, e.academics, true, "203.0.113.7"); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(time.Date(2026, 1, 11, 9, 0, 0, 0, london))
+	if _, id := e.answerOOH(inbound(sid('q'), parent, to, "Archived?"), london); id != 0 {
+		t.Errorf("an archived department replied: %d", id)
+	}
+}
