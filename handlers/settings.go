@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/internal/templates"
 	"github.com/classline/classline/views/pages"
 )
 
@@ -41,7 +42,11 @@ func (s *Server) settingsForm(c echo.Context) (pages.SettingsForm, error) {
 	if err != nil {
 		return pages.SettingsForm{}, err
 	}
-	return pages.SettingsForm{SchoolName: name, Stop: texts.Stop, Start: texts.Start, Help: texts.Help,
+	lang, err := s.Templates.SchoolLanguage(ctx)
+	if err != nil {
+		return pages.SettingsForm{}, err
+	}
+	return pages.SettingsForm{SchoolName: name, SchoolLanguage: lang, Stop: texts.Stop, Start: texts.Start, Help: texts.Help,
 		Goals: pages.GoalsForm{Departments: deps}}, nil
 }
 
@@ -107,8 +112,8 @@ func (s *Server) settingsPage(c echo.Context) error {
 
 func (s *Server) settingsSave(c echo.Context) error {
 	f := pages.SettingsForm{
-		SchoolName: c.FormValue("school_name"),
-		Stop:       c.FormValue("stop"), Start: c.FormValue("start"), Help: c.FormValue("help"),
+		SchoolName: c.FormValue("school_name"), SchoolLanguage: c.FormValue("school_language"),
+		Stop: c.FormValue("stop"), Start: c.FormValue("start"), Help: c.FormValue("help"),
 	}
 	deps, err := s.DB.DepartmentsByID(c.Request().Context(), nil)
 	if err != nil {
@@ -117,6 +122,15 @@ func (s *Server) settingsSave(c echo.Context) error {
 	f.Goals.Departments = deps
 	err = s.Messaging.SaveAutoReplyTexts(c.Request().Context(), *currentUser(c), c.RealIP(), f.SchoolName,
 		messaging.AutoReplies{Stop: f.Stop, Start: f.Start, Help: f.Help})
+	if err == nil && f.SchoolLanguage != "" {
+		if lerr := s.Templates.SetSchoolLanguage(c.Request().Context(), *currentUser(c), c.RealIP(), f.SchoolLanguage); lerr != nil {
+			var te templates.Errors
+			if !errors.As(lerr, &te) {
+				return lerr
+			}
+			err = messaging.FieldErrors(te)
+		}
+	}
 	var fe messaging.FieldErrors
 	switch {
 	case errors.As(err, &fe):

@@ -18,10 +18,6 @@ import (
 
 // Sending a template in a conversation: the panel under the reply box.
 
-// schoolLanguage is the language templates fall back to when the contact's
-// has no variant.
-const schoolLanguage = "en"
-
 // templateSendForm builds the panel for conversation conv with template
 // templateID chosen (0: none yet) and values typed so far (nil: prefilled
 // from the contact).
@@ -34,6 +30,10 @@ func (s *Server) templateSendForm(c echo.Context, conv db.Conversation, template
 	}
 	details, err := s.DB.ContactDetailsByID(ctx, conv.Contact.ID)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return f, err
+	}
+	schoolLanguage, err := s.Templates.SchoolLanguage(ctx)
+	if err != nil {
 		return f, err
 	}
 	var names []string

@@ -247,6 +247,24 @@ func TestSendTemplateOutsideWindow(t *testing.T) {
 	if page, _ := ta.get(staff, cpath); !strings.Contains(page, "Template · snow_day") || !strings.Contains(page, want) {
 		t.Fatalf("the conversation does not show the template message:\n%s", page)
 	}
+	// A French-speaking family has no French version: the school's language
+	// (set to Spanish under Settings) is used, else English.
+	other := parentWrites(t, ta, "whatsapp:+15550041002", "whatsapp:+14155550100", "Bonjour")
+	if _, err := ta.db.Pool.Exec(context.Background(), `UPDATE contacts SET language = 'fr' FROM conversations c WHERE c.id = $1 AND contacts.id = c.contact_id`, other); err != nil {
+		t.Fatal(err)
+	}
+	opath := fmt.Sprintf("/conversations/%d", other)
+	if page, _ := ta.get(staff, opath); !strings.Contains(page, "snow_day · English") {
+		t.Fatalf("French family, school language English: %s", page)
+	}
+	resp = ta.postForm(admin, "/settings", url.Values{"_csrf": {ta.csrfOf(admin, "/settings")}, "school_name": {"Oak School"}, "school_language": {"es"}})
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save settings: %d", resp.StatusCode)
+	}
+	if page, _ := ta.get(staff, opath); !strings.Contains(page, "snow_day · Spanish") {
+		t.Fatalf("French family, school language Spanish: %s", page)
+	}
 }
 
 // TestComposeWithTemplate: a school starts a WhatsApp conversation with a

@@ -339,3 +339,44 @@ func fromGateway(t twilio.Template) Draft {
 	}
 	return Draft{Kind: KindText, Body: t.Body()}
 }
+
+// SettingSchoolLanguage is the language a template is sent in when a
+// family's own has no version.
+const SettingSchoolLanguage = "school_language"
+
+// DefaultSchoolLanguage applies until an admin chooses one.
+const DefaultSchoolLanguage = "en"
+
+// SchoolLanguage is the school's template language.
+func (s *Service) SchoolLanguage(ctx context.Context) (string, error) {
+	var code string
+	if _, err := s.DB.GetSetting(ctx, SettingSchoolLanguage, &code); err != nil {
+		return DefaultSchoolLanguage, err
+	}
+	if code == "" {
+		return DefaultSchoolLanguage, nil
+	}
+	return code, nil
+}
+
+// SetSchoolLanguage stores the school's template language; an unknown code
+// is an Errors keyed school_language.
+func (s *Service) SetSchoolLanguage(ctx context.Context, actor db.User, ip, code string) error {
+	if !slices.ContainsFunc(Languages, func(l Field) bool { return l.Key == code }) {
+		return Errors{"school_language": "Choose a language."}
+	}
+	before, err := s.SchoolLanguage(ctx)
+	if err != nil {
+		return err
+	}
+	if before == code {
+		return nil
+	}
+	return s.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if err := db.SetSettingTx(ctx, tx, SettingSchoolLanguage, code); err != nil {
+			return err
+		}
+		actorID := actor.ID
+		return db.AuditTx(ctx, tx, &actorID, "settings.update", "settings:"+SettingSchoolLanguage, before, code, ip)
+	})
+}
