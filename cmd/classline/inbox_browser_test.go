@@ -333,5 +333,10 @@ func TestBrowserMediaRoundTrip(t *testing.T) {
 	if !bytes.Equal(got, reply) {
 		t.Fatalf("the simulator received %d bytes, want the %d uploaded", len(got), len(reply))
 	}
+	// The server first (a failure here is the callbacks' path), then the page
+	// (a failure there is the live update's).
+	eventually(t, "the reply delivered in the database", func() bool {
+		return countRows(t, ta, `SELECT count(*) FROM messages WHERE body = 'Thanks! Here is the new timetable.' AND status IN ('delivered', 'read')`) == 1
+	})
 	b.waitFor("the message delivered", `[...document.querySelectorAll('.thread .msg-out [data-status]')].some((p) => ['delivered', 'read'].includes(p.dataset.status))`)
 }
