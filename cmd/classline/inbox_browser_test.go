@@ -339,4 +339,20 @@ func TestBrowserMediaRoundTrip(t *testing.T) {
 		return countRows(t, ta, `SELECT count(*) FROM messages WHERE body = 'Thanks! Here is the new timetable.' AND status IN ('delivered', 'read')`) == 1
 	})
 	b.waitFor("the message delivered", `[...document.querySelectorAll('.thread .msg-out [data-status]')].some((p) => ['delivered', 'read'].includes(p.dataset.status))`)
+
+	// The send's own answer can reach the page after the live update of a
+	// later status: an older copy of the message never replaces a newer one.
+	b.do("deliver a stale copy of the message", chromedp.Evaluate[chromedp.Void](`(() => {
+		const cur = document.querySelector('.thread .msg-out');
+		const stale = cur.cloneNode(true);
+		stale.setAttribute('data-rev', String(Number(cur.getAttribute('data-rev')) - 1000));
+		stale.querySelector('[data-status]').dataset.status = 'queued';
+		const thread = cur.closest('.thread').id;
+		document.addEventListener('htmx:oobAfterSwap', () => { window.__staleDone = true; }, {once: true});
+		htmx.swap('#' + thread, '<div hx-swap-oob="beforeend:#' + thread + '">' + stale.outerHTML + '</div>', {swapStyle: 'none'});
+	})()`))
+	b.waitFor("the stale copy processed", `window.__staleDone === true`)
+	if st := evalJS[string](b, `[...document.querySelectorAll('.thread .msg-out [data-status]')].map(p => p.dataset.status).join(',')`); st != "delivered" && st != "read" {
+		t.Fatalf("after a stale copy arrived the message reads %q", st)
+	}
 }

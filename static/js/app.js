@@ -320,6 +320,10 @@
         if (wasActive && item) item.classList.add('active');
         old.remove();
       } else {
+        // A message rendered before its last change (the send's own answer
+        // overtaken by the live status update) must not undo that change.
+        const rev = (x) => Number(x.getAttribute('data-rev') || 0);
+        if (old.matches('.msg') && rev(el) > 0 && rev(el) < rev(old)) { el.remove(); return; }
         old.replaceWith(el);
         htmx.process(el);
         const t = el.closest('.thread');
