@@ -113,7 +113,8 @@ func New(d Deps) *echo.Echo {
 	app.GET("/events", s.events)
 	app.GET("/broadcasts", s.placeholder("broadcasts", "Broadcasts", "Send one message to many families at once: snow days, trips, reminders. The broadcast wizard arrives in a coming release."))
 	app.GET("/dashboard", s.placeholder("dashboard", "Dashboards", "Delivery numbers per channel and department will show here once broadcasts exist."))
-	app.GET("/contacts", s.placeholder("contacts", "Contacts", "Parents and students appear here; for now they are created when you write to them or they write to you."))
+	s.contactRoutes(app)
+	s.contactImportRoutes(app)
 
 	// Admins only.
 	admin := app.Group("", s.requireAdmin)
