@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
@@ -150,15 +151,24 @@ func trimPrefixFold(s, prefix string) string {
 
 // exampleFor returns a mobile number for the region in international format,
 // so error messages show the secretary a number that looks like theirs.
+// Examples are cached per region: building one costs more than parsing the
+// number itself, and imports check tens of thousands of numbers.
 func exampleFor(region string) string {
 	if region == "" {
 		return fallbackExample
 	}
-	if ex := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE); ex != nil {
-		return phonenumbers.Format(ex, phonenumbers.INTERNATIONAL)
+	if ex, ok := examples.Load(region); ok {
+		return ex.(string)
 	}
-	return fallbackExample
+	ex := fallbackExample
+	if n := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE); n != nil {
+		ex = phonenumbers.Format(n, phonenumbers.INTERNATIONAL)
+	}
+	examples.Store(region, ex)
+	return ex
 }
+
+var examples sync.Map // region → example number
 
 // Address builds the Twilio "To"/"From" value for a channel: WhatsApp
 // addresses are "whatsapp:+E164", SMS addresses are the bare E.164 number.
