@@ -19,8 +19,9 @@ import (
 // ContactFilter narrows the contacts list. Zero values do not filter.
 type ContactFilter struct {
 	// Query matches name or WhatsApp profile name (substring, any case), or
-	// the number: Digits as a substring of the stored E.164, or Phone exactly
-	// (the query parsed as a number in the school's region).
+	// a number, main or secondary: Digits as a substring of the stored
+	// E.164, or Phone exactly (the query parsed as a number in the school's
+	// region).
 	Query  string
 	Digits string
 	Phone  string
@@ -57,6 +58,7 @@ type ContactRow struct {
 	PreferredChannel string
 	CustomFields     map[string]string
 	Groups           []string // static groups, by name
+	OtherPhones      []string // secondary numbers, in the order they were added
 	// Consent is the transactional state: "in", "out" or "" (nothing recorded).
 	Consent string
 	SortKey string
@@ -78,11 +80,24 @@ func (f ContactFilter) where() (*where, error) {
 	if q := strings.TrimSpace(f.Query); q != "" {
 		p := w.arg(likePattern(q))
 		conds := []string{"c.name ILIKE " + p, "c.profile_name ILIKE " + p}
+		var phoneConds []string
 		if f.Digits != "" {
-			conds = append(conds, "c.phone LIKE "+w.arg(likePattern(f.Digits)))
+			d := w.arg(likePattern(f.Digits))
+			conds = append(conds, "c.phone LIKE "+d)
+			phoneConds = append(phoneConds, "cp.phone LIKE "+d)
 		}
 		if f.Phone != "" {
-			conds = append(conds, "c.phone = "+w.arg(f.Phone))
+			e := w.arg(f.Phone)
+			conds = append(conds, "c.phone = "+e)
+			phoneConds = append(phoneConds, "cp.phone = "+e)
+		}
+		// Secondary numbers: the matching contact ids are computed once (an
+		// InitPlan over contact_phones, which has its own indexes) and
+		// compared by primary key, so the OR stays one that PostgreSQL can
+		// answer with a BitmapOr of indexes, as it could before; a
+		// correlated EXISTS here would be evaluated for every contact.
+		if len(phoneConds) > 0 {
+			conds = append(conds, "c.id = ANY(ARRAY(SELECT cp.contact_id FROM contact_phones cp WHERE "+strings.Join(phoneConds, " OR ")+"))")
 		}
 		w.add(strings.Join(conds, " OR "))
 	}
@@ -121,6 +136,7 @@ const contactRowColumns = `c.id, c.phone, c.name, c.profile_name, c.role, c.lang
 	coalesce(c.preferred_channel, ''), c.custom_fields,
 	coalesce((SELECT array_agg(g.name ORDER BY lower(g.name)) FROM group_members gm JOIN groups g ON g.id = gm.group_id
 	  WHERE gm.contact_id = c.id), '{}'),
+	coalesce((SELECT array_agg(cp.phone ORDER BY cp.created_at, cp.phone) FROM contact_phones cp WHERE cp.contact_id = c.id), '{}'),
 	coalesce((SELECT CASE WHEN ce.opted_in THEN 'in' ELSE 'out' END FROM consent_events ce
 	  WHERE ce.phone = c.phone AND ce.purpose = 'transactional' ORDER BY ce.created_at DESC, ce.id DESC LIMIT 1), ''), ` + sortKey
 
@@ -128,7 +144,7 @@ func scanContactRow(rows pgx.Rows) (ContactRow, error) {
 	var r ContactRow
 	var custom []byte
 	if err := rows.Scan(&r.ID, &r.Phone, &r.Name, &r.ProfileName, &r.Role, &r.Language, &r.WhatsAppCapable,
-		&r.PreferredChannel, &custom, &r.Groups, &r.Consent, &r.SortKey); err != nil {
+		&r.PreferredChannel, &custom, &r.Groups, &r.OtherPhones, &r.Consent, &r.SortKey); err != nil {
 		return r, err
 	}
 	r.CustomFields = customFields(custom)
@@ -242,7 +258,7 @@ func ContactByIDTx(ctx context.Context, q Querier, id int64) (ContactDetail, err
 	var r ContactDetail
 	var custom []byte
 	if err := rows.Scan(&r.ID, &r.Phone, &r.Name, &r.ProfileName, &r.Role, &r.Language, &r.WhatsAppCapable,
-		&r.PreferredChannel, &custom, &r.Groups, &r.Consent, &r.SortKey, &r.CreatedAt, &r.UpdatedAt); err != nil {
+		&r.PreferredChannel, &custom, &r.Groups, &r.OtherPhones, &r.Consent, &r.SortKey, &r.CreatedAt, &r.UpdatedAt); err != nil {
 		return r, fmt.Errorf("db: contact %d: %w", id, err)
 	}
 	r.CustomFields = customFields(custom)
@@ -391,6 +407,7 @@ type ContactConversation struct {
 	Status         string
 	DepartmentName string
 	SenderName     string
+	Phone          string // the contact's number it talks to
 	LastMessageAt  time.Time
 }
 
@@ -401,8 +418,10 @@ func (d *DB) ContactConversations(ctx context.Context, contactID int64, departme
 		return nil, nil
 	}
 	rows, err := d.Pool.Query(ctx, `
-		SELECT v.id, v.channel, v.status, coalesce(dp.name, ''), coalesce(nullif(s.display_name, ''), s.address, ''), v.last_message_at
+		SELECT v.id, v.channel, v.status, coalesce(dp.name, ''), coalesce(nullif(s.display_name, ''), s.address, ''),
+		       coalesce(v.phone, ct.phone), v.last_message_at
 		  FROM conversations v
+		  JOIN contacts ct ON ct.id = v.contact_id
 		  JOIN senders s ON s.id = v.sender_id
 		  LEFT JOIN departments dp ON dp.id = v.department_id
 		 WHERE v.contact_id = $1 AND ($2::bigint[] IS NULL OR v.department_id = ANY($2))
@@ -412,7 +431,7 @@ func (d *DB) ContactConversations(ctx context.Context, contactID int64, departme
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ContactConversation, error) {
 		var c ContactConversation
-		err := r.Scan(&c.ID, &c.Channel, &c.Status, &c.DepartmentName, &c.SenderName, &c.LastMessageAt)
+		err := r.Scan(&c.ID, &c.Channel, &c.Status, &c.DepartmentName, &c.SenderName, &c.Phone, &c.LastMessageAt)
 		return c, err
 	})
 	if err != nil {
@@ -424,6 +443,7 @@ func (d *DB) ContactConversations(ctx context.Context, contactID int64, departme
 // ConsentRecord is one ledger row as the contact page shows it.
 type ConsentRecord struct {
 	ID         int64
+	Phone      string
 	Channel    string
 	Purpose    string
 	OptedIn    bool
@@ -433,18 +453,19 @@ type ConsentRecord struct {
 	CreatedAt  time.Time
 }
 
-// ConsentHistory returns the ledger rows for a number, newest first.
-func (d *DB) ConsentHistory(ctx context.Context, phone string) ([]ConsentRecord, error) {
+// ConsentHistory returns the ledger rows for numbers (a contact's main and
+// secondary numbers: the ledger is per number), newest first.
+func (d *DB) ConsentHistory(ctx context.Context, phones ...string) ([]ConsentRecord, error) {
 	rows, err := d.Pool.Query(ctx, `
-		SELECT ce.id, coalesce(ce.channel, ''), ce.purpose, ce.opted_in, ce.method, ce.source, coalesce(u.name, ''), ce.created_at
+		SELECT ce.id, ce.phone, coalesce(ce.channel, ''), ce.purpose, ce.opted_in, ce.method, ce.source, coalesce(u.name, ''), ce.created_at
 		  FROM consent_events ce LEFT JOIN users u ON u.id = ce.recorded_by
-		 WHERE ce.phone = $1 ORDER BY ce.created_at DESC, ce.id DESC`, phone)
+		 WHERE ce.phone = ANY($1) ORDER BY ce.created_at DESC, ce.id DESC`, phones)
 	if err != nil {
 		return nil, fmt.Errorf("db: consent history: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ConsentRecord, error) {
 		var c ConsentRecord
-		err := r.Scan(&c.ID, &c.Channel, &c.Purpose, &c.OptedIn, &c.Method, &c.Source, &c.RecordedBy, &c.CreatedAt)
+		err := r.Scan(&c.ID, &c.Phone, &c.Channel, &c.Purpose, &c.OptedIn, &c.Method, &c.Source, &c.RecordedBy, &c.CreatedAt)
 		return c, err
 	})
 	if err != nil {

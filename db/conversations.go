@@ -33,8 +33,12 @@ type Conversation struct {
 	Unread bool
 }
 
+// conversationColumns: the contact's phone is the conversation's number
+// (conversations.phone, NULL for the contact's main number), so every send
+// path (reply, automatic answers, templates) answers the number the
+// conversation is with, and consent is checked for that number.
 const conversationColumns = `c.id, c.channel, c.status, c.department_id, coalesce(dep.name, ''), c.last_message_at, c.last_inbound_at,
-	ct.id, ct.phone, ct.name, ct.profile_name, ct.role,
+	ct.id, coalesce(c.phone, ct.phone), ct.name, ct.profile_name, ct.role,
 	s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id, coalesce(sdep.name, ''), s.status,
 	coalesce(lm.body, ''), coalesce(lm.direction, ''),
 	c.assignee_id, coalesce(au.name, ''), c.snoozed_until, c.waiting_since, coalesce(dep.response_goal_minutes, 0),
@@ -72,14 +76,33 @@ func scanConversation(row pgx.Row) (Conversation, error) {
 	return c, err
 }
 
-// UpsertConversationTx returns the conversation of contact × sender, creating it
-// in the sender's department.
+// UpsertConversationTx returns the conversation of contact × sender on the
+// contact's main number, creating it in the sender's department.
 func UpsertConversationTx(ctx context.Context, q Querier, contactID int64, sender Sender) (int64, error) {
+	return UpsertConversationOnTx(ctx, q, contactID, "", sender)
+}
+
+// UpsertConversationOnTx returns the conversation of contact × sender on
+// phone (E.164; "" or the contact's main number: the main number), creating
+// it in the sender's department. The number is stored as NULL when it is
+// the main one, so the unique key (contact, sender, number) has one spelling
+// per conversation.
+func UpsertConversationOnTx(ctx context.Context, q Querier, contactID int64, phone string, sender Sender) (int64, error) {
 	var id int64
+	// FOR KEY SHARE: a concurrent "make main number" or merge (which lock
+	// the contact FOR UPDATE) finishes first and the row is re-read, so NULL
+	// never means a number it no longer is, and a contact merged meanwhile
+	// gets no new conversation (the caller fails; a webhook is retried by
+	// Twilio and then resolves to the contact it was merged into).
 	err := q.QueryRow(ctx, `
-		INSERT INTO conversations (contact_id, sender_id, department_id, channel) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (contact_id, sender_id) DO UPDATE SET channel = EXCLUDED.channel
-		RETURNING id`, contactID, sender.ID, sender.DepartmentID, sender.Channel).Scan(&id)
+		INSERT INTO conversations (contact_id, sender_id, department_id, channel, phone)
+		SELECT ct.id, $2, $3, $4, nullif(nullif($5, ''), ct.phone) FROM contacts ct
+		 WHERE ct.id = $1 AND ct.merged_into IS NULL FOR KEY SHARE
+		ON CONFLICT (contact_id, sender_id, (coalesce(phone, ''))) DO UPDATE SET channel = EXCLUDED.channel
+		RETURNING id`, contactID, sender.ID, sender.DepartmentID, sender.Channel, phone).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("db: upsert conversation: contact %d: %w", contactID, ErrNotFound)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("db: upsert conversation: %w", err)
 	}

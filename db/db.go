@@ -4,6 +4,9 @@
 package db
 
 import (
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivermigrate"
+
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +72,26 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	}
 	if err := m.Migrate(ctx); err != nil {
 		return fmt.Errorf("db: migrate: %w", err)
+	}
+	return migrateRiver(ctx, conn)
+}
+
+// migrateRiver creates or updates River's job tables (the broadcast engine's
+// queue) with River's own migrator, pinned by the River version in go.mod.
+func migrateRiver(ctx context.Context, conn *pgx.Conn) error {
+	// River's migrator needs a pool: some of its versions cannot share one
+	// transaction (an enum value added and used).
+	pool, err := pgxpool.New(ctx, conn.Config().ConnString())
+	if err != nil {
+		return fmt.Errorf("db: river migrate: %w", err)
+	}
+	defer pool.Close()
+	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
+	if err != nil {
+		return fmt.Errorf("db: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("db: river migrate: %w", err)
 	}
 	return nil
 }

@@ -366,11 +366,17 @@ func (d *DB) OptOutSince(ctx context.Context, phone, purpose string) (*time.Time
 	return &at, nil
 }
 
-// ConversationFor returns the conversation of a contact's phone with a
-// sender, if they have one.
+// ConversationFor returns the conversation of a number with a sender, if
+// there is one: the conversation of the contact the number resolves to
+// (its main number first, else the contact that has it as a secondary
+// number, as inbound messages and the composer resolve it) that talks to
+// that very number.
 func (d *DB) ConversationFor(ctx context.Context, phone string, senderID int64) (Conversation, error) {
+	// The contact is resolved first (index lookups), then its conversations
+	// with the sender come from conversations_contact_sender_phone_key.
 	c, err := scanConversation(d.Pool.QueryRow(ctx, `SELECT `+conversationColumns+` FROM `+conversationFrom+`
-		WHERE ct.phone = $1 AND ct.merged_into IS NULL AND c.sender_id = $2`, phone, senderID))
+		WHERE c.contact_id = (SELECT id FROM (`+resolveContact+`) rc) AND c.sender_id = $2
+		  AND coalesce(c.phone, ct.phone) = $1`, phone, senderID))
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return c, fmt.Errorf("db: conversation for %d: %w", senderID, err)
 	}

@@ -102,6 +102,8 @@ type NewOutbound struct {
 	// Body is then the rendered text, for staff to read.
 	TemplateID       int64
 	ContentVariables map[string]string
+	// BroadcastID marks a message a broadcast sent (SentBy 0).
+	BroadcastID int64
 }
 
 // InsertOutboundTx stores an outbound message as queued before Twilio is
@@ -122,9 +124,9 @@ func InsertOutboundTx(ctx context.Context, q Querier, n NewOutbound) (int64, err
 	}
 	var id int64
 	err = q.QueryRow(ctx, `
-		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason, template_id, content_variables)
-		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9, nullif($10, 0), $11) RETURNING id`,
-		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason, n.TemplateID, vars).Scan(&id)
+		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason, template_id, content_variables, broadcast_id)
+		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9, nullif($10, 0), $11, nullif($12, 0)) RETURNING id`,
+		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason, n.TemplateID, vars, n.BroadcastID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert outbound: %w", err)
 	}

@@ -1,13 +1,11 @@
 package handlers
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -18,10 +16,6 @@ import (
 
 // Contact imports (admins): upload a CSV, map its columns, watch it run,
 // download the rows to fix.
-
-// importTimeout bounds one background import run (200,000 rows take well
-// under a minute; a stopped run is taken over later).
-const importTimeout = 30 * time.Minute
 
 func (s *Server) contactImportRoutes(app *echo.Group) {
 	app.GET("/contacts/import", s.contactImportPage)
@@ -144,7 +138,8 @@ func (s *Server) contactImportShow(c echo.Context) error {
 		return s.renderMapping(c, http.StatusOK, ci, contactimport.StartInput{Mapping: contactimport.GuessMapping(ci.Header)}, nil)
 	}
 	if ci.Status == "running" {
-		// An instance stopped mid-import: whoever looks at it takes it over.
+		// An instance stopped mid-import: whoever looks at it first takes it
+		// over (every instance also sweeps for such imports each minute).
 		if ok, err := s.importSvc().ClaimStale(c.Request().Context(), ci.ID); err != nil {
 			return err
 		} else if ok {
@@ -202,22 +197,7 @@ func (s *Server) contactImportRun(c echo.Context) error {
 // startImport runs the import after the request, bound to the app: at
 // shutdown it stops between batches and stays "running", to be taken over.
 func (s *Server) startImport(id int64) {
-	svc := s.importSvc()
-	done := s.Done
-	s.Messaging.Go(importTimeout, func(ctx context.Context) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
-		go func() {
-			select {
-			case <-done:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-		if err := svc.Run(ctx, id); err != nil && ctx.Err() == nil {
-			s.Log.Error("contact import", "import_id", id, "err", err)
-		}
-	})
+	s.importSvc().RunInBackground(id, s.Messaging.Go, s.Done)
 }
 
 func (s *Server) contactImportErrors(c echo.Context) error {

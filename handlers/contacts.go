@@ -23,6 +23,9 @@ func (s *Server) contactRoutes(app *echo.Group) {
 	app.GET("/contacts", s.contactsPage)
 	app.POST("/contacts", s.createContact, admin)
 	app.GET("/contacts/export.csv", s.exportContacts, admin)
+	// Merging is a change like any other: admins only, and so is the list
+	// of duplicates, which exists to be merged.
+	app.GET("/contacts/duplicates", s.contactDuplicatesPage, admin)
 	app.GET("/contacts/:id", s.contactPage)
 	app.POST("/contacts/:id", s.updateContact, admin)
 	app.POST("/contacts/:id/consent", s.recordConsent, admin)
@@ -30,6 +33,11 @@ func (s *Server) contactRoutes(app *echo.Group) {
 	app.POST("/contacts/:id/links/:other/delete", s.unlinkContact, admin)
 	app.POST("/contacts/:id/groups", s.addContactToGroup, admin)
 	app.POST("/contacts/:id/groups/:group/delete", s.removeContactFromGroup, admin)
+	app.POST("/contacts/:id/phones", s.addContactPhone, admin)
+	app.POST("/contacts/:id/phones/delete", s.removeContactPhone, admin)
+	app.POST("/contacts/:id/phones/main", s.makeContactPhoneMain, admin)
+	app.GET("/contacts/:id/merge", s.contactMergePreview, admin)
+	app.POST("/contacts/:id/merge", s.mergeContact, admin)
 	s.groupRoutes(app, admin)
 }
 
@@ -182,8 +190,13 @@ func (s *Server) contactView(c echo.Context, ct db.ContactDetail) (pages.Contact
 	ctx := c.Request().Context()
 	u := currentUser(c)
 	v := pages.ContactView{Contact: ct, Form: contactFormOf(ct), CanEdit: u.IsAdmin(), Now: s.Now(),
-		LinkForm: pages.ContactLinkForm{Errors: map[string]string{}}, ConsentForm: pages.ConsentForm{Errors: map[string]string{}}}
+		LinkForm: pages.ContactLinkForm{Errors: map[string]string{}}, ConsentForm: pages.ConsentForm{Errors: map[string]string{}},
+		PhoneForm: pages.ContactPhoneForm{Label: "mobile", WhatsApp: true, Errors: map[string]string{}},
+		MergeForm: pages.MergeForm{Errors: map[string]string{}}}
 	var err error
+	if v.Phones, err = s.DB.ContactPhones(ctx, ct.ID); err != nil {
+		return v, err
+	}
 	if v.Links, err = s.DB.ContactLinks(ctx, ct.ID); err != nil {
 		return v, err
 	}
@@ -210,7 +223,15 @@ func (s *Server) contactView(c echo.Context, ct db.ContactDetail) (pages.Contact
 			}
 		}
 	}
-	v.Consent, err = s.DB.ConsentHistory(ctx, ct.Phone)
+	// The ledger is per number: the history covers every number the
+	// contact has (a merged duplicate's numbers included).
+	numbers := []string{ct.Phone}
+	for _, n := range v.Phones {
+		if !n.Primary {
+			numbers = append(numbers, n.Phone)
+		}
+	}
+	v.Consent, err = s.DB.ConsentHistory(ctx, numbers...)
 	return v, err
 }
 
@@ -227,6 +248,10 @@ var contactNotices = map[string]string{
 	"unlinked":  "Link removed.",
 	"grouped":   "Added to the group.",
 	"ungrouped": "Removed from the group.",
+	"phone":     "Number added.",
+	"unphoned":  "Number removed.",
+	"main":      "Main number changed.",
+	"merged":    "Contacts merged.",
 }
 
 // contactFailed re-renders the contact page with a form's errors (422), or
@@ -276,10 +301,10 @@ func (s *Server) recordConsent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := contacts.ConsentInput{Purpose: c.FormValue("purpose"), OptedIn: c.FormValue("opted_in"), Reason: c.FormValue("reason")}
+	in := contacts.ConsentInput{Phone: c.FormValue("phone"), Purpose: c.FormValue("purpose"), OptedIn: c.FormValue("opted_in"), Reason: c.FormValue("reason")}
 	if err := s.contactsSvc().RecordConsent(c.Request().Context(), *currentUser(c), ct.ID, in, c.RealIP()); err != nil {
 		return s.contactFailed(c, ct, err, func(v *pages.ContactView, fe contacts.FieldErrors) {
-			v.ConsentForm = pages.ConsentForm{Purpose: in.Purpose, OptedIn: in.OptedIn, Reason: in.Reason, Errors: fe}
+			v.ConsentForm = pages.ConsentForm{Phone: in.Phone, Purpose: in.Purpose, OptedIn: in.OptedIn, Reason: in.Reason, Errors: fe}
 		})
 	}
 	return s.contactDone(c, ct.ID, "consent", "#consent")
@@ -363,4 +388,62 @@ func csvName(name string) string {
 		out = "group"
 	}
 	return out + ".csv"
+}
+
+func (s *Server) addContactPhone(c echo.Context) error {
+	ct, err := s.contactParam(c)
+	if err != nil {
+		return err
+	}
+	in := contacts.PhoneInput{Phone: c.FormValue("phone"), Label: c.FormValue("label"), WhatsApp: c.FormValue("whatsapp") != ""}
+	if _, err := s.contactsSvc().AddPhone(c.Request().Context(), *currentUser(c), ct.ID, in, c.RealIP()); err != nil {
+		return s.contactFailed(c, ct, err, func(v *pages.ContactView, fe contacts.FieldErrors) {
+			v.PhoneForm = pages.ContactPhoneForm{Phone: in.Phone, Label: in.Label, WhatsApp: in.WhatsApp, Errors: fe}
+		})
+	}
+	return s.contactDone(c, ct.ID, "phone", "#numbers")
+}
+
+func (s *Server) removeContactPhone(c echo.Context) error {
+	ct, err := s.contactParam(c)
+	if err != nil {
+		return err
+	}
+	err = s.contactsSvc().RemovePhone(c.Request().Context(), *currentUser(c), ct.ID, c.FormValue("phone"), c.RealIP())
+	switch {
+	case errors.Is(err, db.ErrPhoneNotListed):
+		return s.phoneFailed(c, ct, "This contact has no such secondary number (it may have been removed already). The main number cannot be removed: make another number the main one first.", nil)
+	case err != nil:
+		return err
+	}
+	return s.contactDone(c, ct.ID, "unphoned", "#numbers")
+}
+
+func (s *Server) makeContactPhoneMain(c echo.Context) error {
+	ct, err := s.contactParam(c)
+	if err != nil {
+		return err
+	}
+	err = s.contactsSvc().MakeMain(c.Request().Context(), *currentUser(c), ct.ID, c.FormValue("phone"), c.RealIP())
+	var taken *contacts.MainNumberTakenError
+	switch {
+	case errors.As(err, &taken):
+		return s.phoneFailed(c, ct, "", &pages.MainTaken{Message: taken.Error(), Other: taken.Other})
+	case errors.Is(err, db.ErrPhoneNotListed), errors.Is(err, db.ErrPhoneIsMain):
+		return s.phoneFailed(c, ct, "That is not one of this contact's secondary numbers.", nil)
+	case err != nil:
+		return err
+	}
+	return s.contactDone(c, ct.ID, "main", "#numbers")
+}
+
+// phoneFailed re-renders the contact page with a refused number change
+// (409: the request was understood but conflicts with the data).
+func (s *Server) phoneFailed(c echo.Context, ct db.ContactDetail, msg string, taken *pages.MainTaken) error {
+	v, err := s.contactView(c, ct)
+	if err != nil {
+		return err
+	}
+	v.PhoneError, v.MainTaken = msg, taken
+	return s.renderContact(c, http.StatusConflict, v)
 }

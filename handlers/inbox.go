@@ -95,7 +95,7 @@ func (s *Server) composeForm(c echo.Context) (pages.ComposeForm, error) {
 	if err != nil {
 		return pages.ComposeForm{}, err
 	}
-	f := pages.ComposeForm{Senders: senders, Channel: policy.ChannelWhatsApp, Errors: map[string]string{}}
+	f := pages.ComposeForm{Senders: senders, Channel: policy.ChannelWhatsApp, Purpose: policy.PurposeTransactional, Errors: map[string]string{}}
 	f.Templates, err = s.approvedTemplateOptions(c)
 	return f, err
 }
@@ -120,8 +120,12 @@ func (s *Server) compose(c echo.Context) error {
 	}
 	f.To, f.Channel, f.Body = c.FormValue("to"), c.FormValue("channel"), c.FormValue("body")
 	f.SenderID, f.Strategy = parseSenderChoice(c.FormValue("sender_id"))
+	if v := c.FormValue("purpose"); v != "" {
+		f.Purpose = v // an unknown value is refused by Compose, next to the choice
+	}
 	p := s.page(c, "New message", "inbox")
-	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID, Strategy: f.Strategy}
+	in := messaging.ComposeInput{To: f.To, Channel: f.Channel, Body: f.Body, SenderID: f.SenderID, Strategy: f.Strategy,
+		Purpose: f.Purpose, IP: c.RealIP()}
 	f.TemplateID, _ = strconv.ParseInt(c.FormValue("template_id"), 10, 64)
 	if f.TemplateID != 0 {
 		values := typedValues(c)
@@ -200,15 +204,17 @@ func (s *Server) replyForm(c echo.Context, conv db.Conversation, senderID int64,
 			return f, err
 		}
 	}
-	since, err := s.DB.OptOutSince(ctx, conv.Contact.Phone, policy.PurposeTransactional)
+	// Replies are school business: the same rule Reply applies, said before typing.
+	consent, err := s.DB.ConsentStateOf(ctx, conv.Contact.Phone)
 	if err != nil {
 		return f, err
 	}
+	allowed, reason := policy.ConsentAllows(policy.PurposeTransactional, consent)
 	switch {
 	case sender.Status == "OFFLINE":
 		f.Blocked, f.BlockedKind = "This number is offline at Twilio, so nothing can be sent from it now. Choose another sender or ask an admin to check it.", "sender"
-	case since != nil:
-		f.Blocked, f.BlockedKind = messaging.OptOutText(*since, s.Config.SchoolTimezone), "optout"
+	case !allowed:
+		f.Blocked, f.BlockedKind = policy.ConsentRefusalText(reason, consent, s.Config.SchoolTimezone), "optout"
 	case sender.Channel == policy.ChannelWhatsApp:
 		if msg := messaging.WindowClosedText(target.LastInboundAt, s.Now()); msg != "" {
 			f.Blocked, f.BlockedKind = msg, "window"
@@ -280,7 +286,7 @@ func (s *Server) reply(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in := messaging.ReplyInput{Body: body, SenderID: senderID}
+	in := messaging.ReplyInput{Body: body, SenderID: senderID, IP: c.RealIP()}
 	fail := func(f pages.ReplyForm) error {
 		if !isHTMX(c) {
 			return s.renderConversation(c, http.StatusUnprocessableEntity, conv, f, pages.NoteForm{ConversationID: conv.ID})

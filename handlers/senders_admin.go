@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/broadcast"
 	"github.com/classline/classline/internal/senderadmin"
 	"github.com/classline/classline/views/pages"
 )
@@ -32,6 +33,7 @@ func (s *Server) senderAdminRoutes(admin *echo.Group) {
 	admin.POST("/senders/:id/resend", s.senderResend)
 	admin.POST("/senders/:id/profile", s.senderProfile)
 	admin.POST("/senders/:id/department", s.senderDepartment)
+	admin.POST("/senders/:id/rate", s.senderRate)
 	admin.GET("/senders/:id/delete", s.senderDeletePage)
 	admin.POST("/senders/:id/delete", s.senderDelete)
 }
@@ -210,6 +212,7 @@ var senderNotices = map[string]string{
 	"added":      "Sender added. Classline can write from it now.",
 	"profile":    "Profile sent to Twilio.",
 	"department": "Department saved.",
+	"rate":       "Sending speed saved.",
 }
 
 // refreshedSender loads a sender fresh from Twilio; when Twilio cannot be
@@ -257,7 +260,39 @@ func (s *Server) senderDetailView(c echo.Context, id int64) (pages.SenderDetailV
 	if err != nil {
 		return pages.SenderDetailView{}, err
 	}
-	return pages.SenderDetailView{Live: live, Profile: s.profileForm(live.Sender)}, nil
+	v := pages.SenderDetailView{Live: live, Profile: s.profileForm(live.Sender)}
+	sender, rate, err := s.DB.SenderForSend(c.Request().Context(), id)
+	if err != nil {
+		return v, err
+	}
+	v.DefaultRate = broadcast.DefaultRate(sender, false)
+	v.DefaultMediaRate = broadcast.DefaultRate(sender, true)
+	if rate != nil {
+		v.Rate = strconv.FormatFloat(*rate, 'f', -1, 64)
+	}
+	return v, nil
+}
+
+// senderRate sets how fast broadcasts may send from the sender.
+func (s *Server) senderRate(c echo.Context) error {
+	id, err := s.senderID(c)
+	if err != nil {
+		return err
+	}
+	err = s.senderAdmin().SetRate(c.Request().Context(), *currentUser(c), id, c.FormValue("rate"), c.RealIP())
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, fmt.Sprintf("/senders/%d?done=rate", id))
+	}
+	var fe senderadmin.FieldErrors
+	if !errors.As(err, &fe) {
+		return notFoundSender(err)
+	}
+	v, verr := s.senderDetailView(c, id)
+	if verr != nil {
+		return verr
+	}
+	v.Rate, v.RateError = c.FormValue("rate"), fe["rate"]
+	return s.renderSenderDetail(c, http.StatusUnprocessableEntity, v)
 }
 
 // profileForm fills the profile form from what is stored; a sender found by

@@ -14,6 +14,7 @@ import (
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/auth"
+	"github.com/classline/classline/internal/broadcast"
 	"github.com/classline/classline/internal/config"
 	"github.com/classline/classline/internal/live"
 	"github.com/classline/classline/internal/media"
@@ -40,7 +41,9 @@ type Deps struct {
 	Sim       *twiliosim.Sim // nil unless the in-process simulator runs
 	Log       *slog.Logger
 	Metrics   *metrics.Metrics
-	Now       func() time.Time
+	// Broadcasts is the broadcast engine (nil in handler tests without one).
+	Broadcasts *broadcast.Engine
+	Now        func() time.Time
 	// Done is closed at shutdown so long-lived streams (SSE) end and let the
 	// server drain.
 	Done <-chan struct{}
@@ -111,8 +114,8 @@ func New(d Deps) *echo.Echo {
 	app.POST("/conversations/:id/presence", s.presence)
 	app.POST("/messages/:id/retry", s.retry)
 	app.GET("/events", s.events)
-	app.GET("/broadcasts", s.placeholder("broadcasts", "Broadcasts", "Send one message to many families at once: snow days, trips, reminders. The broadcast wizard arrives in a coming release."))
-	app.GET("/dashboard", s.placeholder("dashboard", "Dashboards", "Delivery numbers per channel and department will show here once broadcasts exist."))
+	s.broadcastRoutes(app)
+	s.dashboardRoutes(app)
 	s.contactRoutes(app)
 	s.contactImportRoutes(app)
 

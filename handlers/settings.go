@@ -10,18 +10,24 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/classline/classline/internal/messaging"
+	"github.com/classline/classline/internal/policy"
 	"github.com/classline/classline/internal/templates"
 	"github.com/classline/classline/views/pages"
 )
 
 // School settings (admins only, registered in cannedRoutes): the school's
-// name and the automatic WhatsApp answers to STOP, START and HELP.
+// name, the automatic WhatsApp answers to STOP, START and HELP, and quiet
+// hours (no broadcasts at night).
 
 const settingsSaved = "Settings saved. New keyword messages get the new answers."
 
 func (s *Server) renderSettings(c echo.Context, status int, f pages.SettingsForm) error {
 	if f.Errors == nil {
 		f.Errors = map[string]string{}
+	}
+	f.TimeZone = "UTC"
+	if s.Config.SchoolTimezone != nil {
+		f.TimeZone = s.Config.SchoolTimezone.String()
 	}
 	p := s.page(c, "Settings", "settings")
 	return render(c, status, pages.Settings(p, f), pages.SettingsContent(p, f))
@@ -46,7 +52,13 @@ func (s *Server) settingsForm(c echo.Context) (pages.SettingsForm, error) {
 	if err != nil {
 		return pages.SettingsForm{}, err
 	}
+	quiet, err := s.Messaging.QuietHours(ctx)
+	if err != nil {
+		// Unreadable (edited by hand): show the default to save over it.
+		s.Log.Warn("quiet hours setting", "err", err)
+	}
 	return pages.SettingsForm{SchoolName: name, SchoolLanguage: lang, Stop: texts.Stop, Start: texts.Start, Help: texts.Help,
+		QuietEnabled: quiet.Enabled, QuietStart: quiet.Start, QuietEnd: quiet.End,
 		Goals: pages.GoalsForm{Departments: deps}}, nil
 }
 
@@ -114,12 +126,34 @@ func (s *Server) settingsSave(c echo.Context) error {
 	f := pages.SettingsForm{
 		SchoolName: c.FormValue("school_name"), SchoolLanguage: c.FormValue("school_language"),
 		Stop: c.FormValue("stop"), Start: c.FormValue("start"), Help: c.FormValue("help"),
+		QuietEnabled: c.FormValue("quiet_enabled") != "", QuietStart: strings.TrimSpace(c.FormValue("quiet_start")),
+		QuietEnd: strings.TrimSpace(c.FormValue("quiet_end")),
+	}
+	quiet := policy.QuietHours{Enabled: f.QuietEnabled, Start: f.QuietStart, End: f.QuietEnd}
+	// A post without the quiet hours fields (an older page still open, a
+	// script) leaves them as they are; an unticked box alone cannot say so.
+	form, err := c.FormParams()
+	if err != nil {
+		return err
+	}
+	_, hasStart := form["quiet_start"]
+	_, hasEnd := form["quiet_end"]
+	withQuiet := hasStart || hasEnd
+	if !withQuiet {
+		stored, _ := s.Messaging.QuietHours(c.Request().Context()) // the default if unreadable
+		f.QuietEnabled, f.QuietStart, f.QuietEnd = stored.Enabled, stored.Start, stored.End
 	}
 	deps, err := s.DB.DepartmentsByID(c.Request().Context(), nil)
 	if err != nil {
 		return err
 	}
 	f.Goals.Departments = deps
+	// Quiet hours are checked before anything is saved, so a mistyped time
+	// does not leave the page half saved.
+	if errs := quiet.Validate(); withQuiet && len(errs) > 0 {
+		f.Errors = errs
+		return s.renderSettings(c, http.StatusUnprocessableEntity, f)
+	}
 	err = s.Messaging.SaveAutoReplyTexts(c.Request().Context(), *currentUser(c), c.RealIP(), f.SchoolName,
 		messaging.AutoReplies{Stop: f.Stop, Start: f.Start, Help: f.Help})
 	if err == nil && f.SchoolLanguage != "" {
@@ -130,6 +164,9 @@ func (s *Server) settingsSave(c echo.Context) error {
 			}
 			err = messaging.FieldErrors(te)
 		}
+	}
+	if err == nil && withQuiet {
+		err = s.Messaging.SaveQuietHours(c.Request().Context(), *currentUser(c), c.RealIP(), quiet)
 	}
 	var fe messaging.FieldErrors
 	switch {

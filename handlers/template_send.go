@@ -135,7 +135,7 @@ func (s *Server) sendTemplate(c echo.Context) error {
 	}
 	id, _ := strconv.ParseInt(c.FormValue("template_id"), 10, 64)
 	typed := typedValues(c)
-	_, err = s.Messaging.SendTemplate(c.Request().Context(), *currentUser(c), conv.ID, messaging.TemplateInput{TemplateID: id, Values: typed})
+	_, err = s.Messaging.SendTemplate(c.Request().Context(), *currentUser(c), conv.ID, messaging.TemplateInput{TemplateID: id, Values: typed, IP: c.RealIP()})
 	var fe messaging.FieldErrors
 	if errors.As(err, &fe) {
 		f, ferr := s.templateSendForm(c, conv, id, typed)

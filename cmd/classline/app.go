@@ -17,7 +17,9 @@ import (
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/handlers"
 	"github.com/classline/classline/internal/auth"
+	"github.com/classline/classline/internal/broadcast"
 	"github.com/classline/classline/internal/config"
+	"github.com/classline/classline/internal/contactimport"
 	"github.com/classline/classline/internal/live"
 	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/messaging"
@@ -32,6 +34,7 @@ import (
 // app is a running Classline: the same wiring serves `classline serve` and
 // the end-to-end tests.
 type app struct {
+	engine   *broadcast.Engine
 	msg      *messaging.Service
 	gw       *twilio.Gateway
 	cfg      config.Config
@@ -129,7 +132,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	go hub.Run(runCtx)
 	go pruneLoop(runCtx, database, logger)
 	msgSvc := &messaging.Service{
-		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger,
+		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger, Location: cfg.SchoolTimezone,
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
 	}
@@ -138,6 +141,10 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
 	go senderSyncLoop(runCtx, gateway, database, logger)
 	go templateSyncLoop(runCtx, tplSvc, logger)
+	// Imports a stopped process left half done: resumed in the background,
+	// tracked like any import so shutdown waits for them between batches.
+	importSvc := &contactimport.Service{DB: database, Region: cfg.DefaultRegion, Log: logger}
+	go importResumeLoop(runCtx, importSvc, func(id int64) { importSvc.RunInBackground(id, msgSvc.Go, a.done) }, logger, contactimport.StaleAfter)
 	a.gw = gateway
 	// media: begin (wiring of the attachment service)
 	mediaSvc := &media.Service{
@@ -155,9 +162,21 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	msgSvc.MediaURL = mediaSvc.PublicURL
 	go mediaSvc.Run(runCtx)
 	// media: end
+	engine, err := broadcast.New(&broadcast.Engine{
+		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger,
+		StatusCallbackURL: msgSvc.StatusCallbackURL, MediaURL: mediaSvc.PublicURL,
+		QuietUntil: broadcast.QuietFromSettings(database, cfg.SchoolTimezone), SchoolName: msgSvc.SchoolName, FollowSettings: true,
+	}, broadcast.Config{})
+	if err != nil {
+		return fail(err)
+	}
+	if err := engine.Start(runCtx); err != nil {
+		return fail(err)
+	}
+	a.engine = engine
 	e := handlers.New(handlers.Deps{
 		Config: cfg, DB: database, Auth: authSvc, Messaging: msgSvc, Media: mediaSvc, People: &people.Service{DB: database}, Templates: tplSvc, Hub: hub, Gateway: gateway,
-		Sim: a.sim, Log: logger, Metrics: m, Done: a.done,
+		Sim: a.sim, Log: logger, Metrics: m, Done: a.done, Broadcasts: engine,
 	})
 	a.srv = &http.Server{
 		Handler:           e,
@@ -209,6 +228,12 @@ func (a *app) Close(ctx context.Context) error {
 			// Out of patience: cut what is left, so the pool below can close.
 			errs = append(errs, fmt.Errorf("shutdown: %w", err))
 			_ = a.srv.Close()
+		}
+	}
+	if a.engine != nil {
+		// Sends in flight finish and are recorded; the rest wait in the queue.
+		if err := a.engine.Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("broadcast engine: %w", err))
 		}
 	}
 	if a.msg != nil {

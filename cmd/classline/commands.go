@@ -166,13 +166,22 @@ func simCmd(ctx context.Context, args []string) error {
 	reorder := fs.Bool("reorder", false, "shuffle callbacks of a message")
 	maxConc := fs.Int("max-concurrent", 0, "concurrent requests before 429/20429 (0: no cap)")
 	window := fs.Bool("enforce-window", true, "fail WhatsApp free-form outside the 24-hour window (63016)")
+	rate429 := fs.Float64("rate-limit-rate", 0, "fraction of message creates answered 429/20429")
+	rate500 := fs.Float64("server-error-rate", 0, "fraction of message creates answered 500, nothing created")
+	lost := fs.Float64("lost-response-rate", 0, "fraction of message creates that create, then drop the connection")
+	quiet := fs.Bool("quiet", false, "no line per message (load tests)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	logf := func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
+	if *quiet {
+		logf = nil
 	}
 	sim := twiliosim.New(twiliosim.Config{
 		AccountSID: *sid, AuthToken: *token, StepDelay: *step, Latency: *latency, FailureRate: *failure,
 		DuplicateRate: *dups, Reorder: *reorder, MaxConcurrent: *maxConc, EnforceWindow: *window, InboundURL: *inbound,
-		Logf: func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) },
+		RateLimitRate: *rate429, ServerErrorRate: *rate500, LostResponseRate: *lost,
+		Logf: logf,
 	})
 	defer sim.Close()
 	srv := &http.Server{Addr: *addr, Handler: sim.Handler(), ReadHeaderTimeout: 10 * time.Second}

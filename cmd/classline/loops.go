@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/classline/classline/db"
+	"github.com/classline/classline/internal/contactimport"
 	"github.com/classline/classline/internal/messaging"
 	"github.com/classline/classline/internal/senderadmin"
 	"github.com/classline/classline/internal/templates"
@@ -61,6 +62,33 @@ func templateSyncLoop(ctx context.Context, svc *templates.Service, log *slog.Log
 	for {
 		if _, err := svc.Sync(ctx); err != nil && ctx.Err() == nil {
 			log.Warn("template sync", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// importResumeLoop takes over contact imports left "running" by a process
+// that stopped mid-import: once at start-up, then every minute, since an
+// import is stale only a minute after its last batch (a quick restart finds
+// it still fresh) and another instance may stop while this one runs. Each
+// import is claimed through its heartbeat before it runs, so however many
+// instances sweep at once, exactly one resumes it; run starts the claimed
+// one in the background.
+func importResumeLoop(ctx context.Context, svc *contactimport.Service, run func(id int64), log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ids, err := svc.ClaimStaleImports(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("resume contact imports", "err", err)
+		}
+		for _, id := range ids {
+			log.Info("resuming contact import left by a stopped worker", "import_id", id)
+			run(id)
 		}
 		select {
 		case <-ctx.Done():

@@ -182,7 +182,7 @@ type migrator struct{}
 // and contents. A new or edited migration makes a new template.
 func (migrator) Hash() (string, error) {
 	h := sha256.New()
-	io.WriteString(h, "classline tern migrator v1\x00")
+	io.WriteString(h, "classline tern migrator v2 + river v0.51.1\x00")
 	err := fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

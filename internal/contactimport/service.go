@@ -24,12 +24,20 @@ const DefaultBatchSize = 1000
 // another worker (after a restart) takes it over.
 const StaleAfter = time.Minute
 
+// RunTimeout bounds one background run (200,000 rows take well under a
+// minute); a run stopped by it stays "running" and is taken over later.
+const RunTimeout = 30 * time.Minute
+
 // Service stores uploads and runs imports.
 type Service struct {
 	DB        *db.DB
 	Region    string // DEFAULT_REGION, for numbers without a country code
 	Log       *slog.Logger
 	BatchSize int
+	// AfterBatch, when set, is called after each batch commits with the
+	// import's processed count. Tests stop a run there, as a process that
+	// dies between batches would.
+	AfterBatch func(id int64, processed int)
 }
 
 // UserError is a problem with what the user sent, worded for them.
@@ -177,7 +185,9 @@ var (
 )
 
 // ClaimStale takes over a running import whose worker stopped (a restart):
-// true means the caller should Run it.
+// true means the caller should Run it. The claim moves the import's
+// heartbeat forward in one UPDATE that succeeds only while the import is
+// still stale, so of several processes claiming at once exactly one wins.
 func (s *Service) ClaimStale(ctx context.Context, id int64) (bool, error) {
 	activeMu.Lock()
 	busy := active[id]
@@ -186,6 +196,50 @@ func (s *Service) ClaimStale(ctx context.Context, id int64) (bool, error) {
 		return false, nil
 	}
 	return s.DB.ClaimStaleContactImport(ctx, id, StaleAfter)
+}
+
+// ClaimStaleImports takes over every running import whose worker has not
+// been heard of for StaleAfter: one left by a process that stopped
+// mid-import. It returns the imports this caller won (see ClaimStale); the
+// caller runs them. Several processes may do this at once (all starting
+// together after an outage): each import is claimed by exactly one.
+func (s *Service) ClaimStaleImports(ctx context.Context) ([]int64, error) {
+	ids, err := s.DB.StaleContactImports(ctx, StaleAfter)
+	if err != nil {
+		return nil, err
+	}
+	var won []int64
+	for _, id := range ids {
+		ok, err := s.ClaimStale(ctx, id)
+		if err != nil {
+			return won, fmt.Errorf("resume contact import %d: %w", id, err)
+		}
+		if ok {
+			won = append(won, id)
+		}
+	}
+	return won, nil
+}
+
+// RunInBackground runs the import after the caller returns, through goAsync
+// (a tracker that shutdown waits for, such as messaging.Service.Go). When
+// done closes (shutdown) it stops between batches and stays "running", to
+// be taken over later.
+func (s *Service) RunInBackground(id int64, goAsync func(time.Duration, func(context.Context)), done <-chan struct{}) {
+	goAsync(RunTimeout, func(ctx context.Context) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			select {
+			case <-done:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		if err := s.Run(ctx, id); err != nil && ctx.Err() == nil {
+			s.log().Error("contact import", "import_id", id, "err", err)
+		}
+	})
 }
 
 // Run imports a started import's good rows in batches, each batch one
@@ -273,6 +327,9 @@ func (s *Service) run(ctx context.Context, id int64) error {
 			return writeBatch(ctx, tx, id, batch, ci.GroupID, source, ci.CreatedBy)
 		}); err != nil {
 			return fmt.Errorf("contact import %d, rows from line %d: %w", id, batch[0].Line, err)
+		}
+		if s.AfterBatch != nil {
+			s.AfterBatch(id, len(bad)+start+len(batch))
 		}
 	}
 	return s.DB.InTx(ctx, func(tx pgx.Tx) error {

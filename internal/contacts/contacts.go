@@ -263,13 +263,15 @@ func (s *Service) Create(ctx context.Context, actor db.User, in Input, ip string
 
 // ConsentInput is the "Record consent" form.
 type ConsentInput struct {
+	// Phone is which of the contact's numbers (E.164); "" is the main one.
+	Phone   string
 	Purpose string // transactional | marketing
 	OptedIn string // "in" | "out"
 	Reason  string
 }
 
 // RecordConsent appends a staff-recorded event to the consent ledger for
-// the contact's number, and audits it.
+// one of the contact's numbers (the ledger is per number), and audits it.
 func (s *Service) RecordConsent(ctx context.Context, actor db.User, contactID int64, in ConsentInput, ip string) error {
 	errs := FieldErrors{}
 	if !oneOf(in.Purpose, "transactional", "marketing") {
@@ -293,13 +295,24 @@ func (s *Service) RecordConsent(ctx context.Context, actor db.User, contactID in
 		if err != nil {
 			return err
 		}
+		phone := c.Phone
+		if in.Phone != "" && in.Phone != c.Phone {
+			numbers, err := db.ContactNumbersTx(ctx, tx, contactID)
+			if err != nil {
+				return err
+			}
+			if !oneOf(in.Phone, numbers...) {
+				return FieldErrors{"consent_phone": "Choose one of this contact's numbers."}
+			}
+			phone = in.Phone
+		}
 		actorID := actor.ID
-		e := db.ConsentEvent{Phone: c.Phone, Purpose: in.Purpose, OptedIn: in.OptedIn == "in", Method: "staff", Source: in.Reason, RecordedBy: &actorID}
+		e := db.ConsentEvent{Phone: phone, Purpose: in.Purpose, OptedIn: in.OptedIn == "in", Method: "staff", Source: in.Reason, RecordedBy: &actorID}
 		if err := db.InsertConsentTx(ctx, tx, e); err != nil {
 			return err
 		}
 		return db.AuditTx(ctx, tx, &actorID, "contact.consent", idSubject("contact", contactID), nil,
-			map[string]any{"phone": c.Phone, "purpose": in.Purpose, "opted_in": e.OptedIn, "reason": in.Reason}, ip)
+			map[string]any{"phone": phone, "purpose": in.Purpose, "opted_in": e.OptedIn, "reason": in.Reason}, ip)
 	})
 }
 

@@ -19,9 +19,11 @@ func SafeCell(s string) string {
 	return s
 }
 
-// ExportHeader is the export's header row.
+// ExportHeader is the export's header row. other_phones (the secondary
+// numbers, "; "-separated) is last so files and scripts reading the older
+// columns by position keep working.
 var ExportHeader = []string{"name", "phone", "role", "language", "whatsapp", "preferred_channel",
-	"student_name", "class", "student_id", "groups", "whatsapp_profile_name", "consent_transactional"}
+	"student_name", "class", "student_id", "groups", "whatsapp_profile_name", "consent_transactional", "other_phones"}
 
 func consentWord(c string) string {
 	switch c {
@@ -47,7 +49,7 @@ func (s *Service) Export(ctx context.Context, w io.Writer, f db.ContactFilter) e
 		}
 		rec := []string{r.Name, r.Phone, r.Role, r.Language, wa, r.PreferredChannel,
 			r.CustomFields["student_name"], r.CustomFields["class"], r.CustomFields["student_id"],
-			strings.Join(r.Groups, "; "), r.ProfileName, consentWord(r.Consent)}
+			strings.Join(r.Groups, "; "), r.ProfileName, consentWord(r.Consent), strings.Join(r.OtherPhones, "; ")}
 		for i := range rec {
 			rec[i] = SafeCell(rec[i])
 		}

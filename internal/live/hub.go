@@ -28,6 +28,8 @@ const (
 	ConversationUpdated = "conversation.updated"
 	// PresenceChanged: someone opened, left or typed in a conversation.
 	PresenceChanged = "presence.changed"
+	// BroadcastProgress: a broadcast's counters or status changed.
+	BroadcastProgress = "broadcast.progress"
 )
 
 // Event says what changed; subscribers load what they may see. Ids only: a
@@ -40,6 +42,7 @@ type Event struct {
 	ConversationID int64  `json:"conversation_id,omitempty"`
 	MessageID      int64  `json:"message_id,omitempty"`
 	DepartmentID   int64  `json:"department_id,omitempty"` // 0: no department (admins only)
+	BroadcastID    int64  `json:"broadcast_id,omitempty"`
 }
 
 // Execer is a pool or a transaction.

@@ -58,6 +58,9 @@ type Service struct {
 	MediaURL func(ctx context.Context, fileID int64) (string, error)
 	// Now is the clock for the WhatsApp window; time.Now when nil.
 	Now func() time.Time
+	// Location is the school's time zone (SCHOOL_TIMEZONE), for dates in
+	// what staff are told; UTC when nil.
+	Location *time.Location
 
 	bg background
 }
@@ -102,6 +105,11 @@ type ComposeInput struct {
 	// Template, when TemplateID is set, is sent instead of Body: how a
 	// school starts a WhatsApp conversation (outside any 24-hour window).
 	Template TemplateInput
+	// Purpose is policy.PurposeTransactional (school business; "" means
+	// this) or policy.PurposeMarketing (promotional), checked against the
+	// contact's consent for it.
+	Purpose string
+	IP      string // the request's, for the audit log of a refused send
 }
 
 // Compose validates a new message, stores it as queued in its conversation
@@ -114,6 +122,12 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 		errs["to"] = "Enter the phone number to write to."
 	} else if perr != nil {
 		errs["to"] = perr.Error()
+	}
+	if in.Purpose == "" {
+		in.Purpose = policy.PurposeTransactional
+	}
+	if !policy.ValidPurpose(in.Purpose) {
+		errs["purpose"] = policy.SkipReasonText(policy.SkipUnknownPurpose)
 	}
 	if in.Channel != policy.ChannelWhatsApp && in.Channel != policy.ChannelSMS {
 		errs["channel"] = "Choose WhatsApp or SMS."
@@ -143,18 +157,28 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 			}
 		}
 	}
+	var existing db.Conversation
 	if perr == nil && len(errs) == 0 {
-		if msg, err := s.optOutText(ctx, phone); err != nil {
-			return 0, 0, err
-		} else if msg != "" {
-			errs["to"] = msg
-		}
-	}
-	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp && in.Template.TemplateID == 0 {
-		existing, err := s.DB.ConversationFor(ctx, phone, sender.ID)
+		existing, err = s.DB.ConversationFor(ctx, phone, sender.ID)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return 0, 0, err
 		}
+		// Checked last, once the message could otherwise go: a refusal is
+		// audited, and should mean consent was what stopped it.
+		code, msg, err := s.consentRefusal(ctx, u, in.Purpose, refusal{
+			ConversationID: existing.ID, ContactID: existing.Contact.ID, Phone: phone, Channel: in.Channel, IP: in.IP})
+		switch {
+		case err != nil:
+			return 0, 0, err
+		case code == policy.SkipOptedOut:
+			// Opted out of everything: a matter of who, shown by the number.
+			errs["to"] = msg
+		case code != "":
+			// Not for this purpose: a matter of what is sent, shown by the message.
+			errs["body"] = msg
+		}
+	}
+	if len(errs) == 0 && sender.Channel == policy.ChannelWhatsApp && in.Template.TemplateID == 0 {
 		if msg := WindowClosedText(existing.LastInboundAt, s.now()); msg != "" {
 			errs["body"] = msg
 		}
@@ -167,7 +191,7 @@ func (s *Service) Compose(ctx context.Context, u db.User, in ComposeInput) (conv
 		if err != nil {
 			return err
 		}
-		conversationID, err = db.UpsertConversationTx(ctx, tx, contactID, sender)
+		conversationID, err = db.UpsertConversationOnTx(ctx, tx, contactID, phone, sender)
 		if err != nil {
 			return err
 		}
@@ -192,12 +216,14 @@ type ReplyInput struct {
 	// which continues in the contact's conversation with it.
 	SenderID int64
 	Media    []db.Media
+	IP       string // the request's, for the audit log of a refused send
 	// resend: Media are files of an earlier message, sent again (a retry).
 	resend bool
 }
 
 // Reply sends in an existing conversation, from its sender or the one chosen,
-// and returns the conversation the message went to and the message.
+// and returns the conversation the message went to and the message. A reply
+// is school business (transactional): only an opt-out stops it.
 func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, in ReplyInput) (int64, int64, error) {
 	conv, err := s.DB.ConversationByID(ctx, conversationID)
 	if err != nil {
@@ -225,9 +251,12 @@ func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, in
 		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now. Ask an admin to check the sender, or choose another sender."
 	}
 	if len(errs) == 0 {
-		if msg, err := s.optOutText(ctx, conv.Contact.Phone); err != nil {
+		_, msg, err := s.consentRefusal(ctx, u, policy.PurposeTransactional, refusal{
+			ConversationID: conv.ID, ContactID: conv.Contact.ID, Phone: conv.Contact.Phone, Channel: sender.Channel, IP: in.IP})
+		if err != nil {
 			return 0, 0, err
-		} else if msg != "" {
+		}
+		if msg != "" {
 			errs["body"] = msg
 		}
 	}
@@ -249,7 +278,7 @@ func (s *Service) Reply(ctx context.Context, u db.User, conversationID int64, in
 	if sender.ID != conv.Sender.ID {
 		err := s.DB.InTx(ctx, func(tx pgx.Tx) error {
 			var err error
-			target.ID, err = db.UpsertConversationTx(ctx, tx, conv.Contact.ID, sender)
+			target.ID, err = db.UpsertConversationOnTx(ctx, tx, conv.Contact.ID, conv.Contact.Phone, sender)
 			return err
 		})
 		if err != nil {
@@ -277,22 +306,11 @@ func WindowClosedText(lastInbound *time.Time, now time.Time) string {
 	return why + ", so WhatsApp only allows an approved template, not free text. Template sending arrives in a coming release; until then use SMS or wait for the contact to write."
 }
 
-// optOutText explains since when a number has opted out, or is "".
-func (s *Service) optOutText(ctx context.Context, phone string) (string, error) {
-	since, err := s.DB.OptOutSince(ctx, phone, policy.PurposeTransactional)
-	if err != nil || since == nil {
-		return "", err
-	}
-	return OptOutText(*since, nil), nil
-}
-
-// OptOutText says a contact opted out and since when, in the school's zone.
+// OptOutText says a contact opted out by replying STOP and since when, in
+// the school's zone (see policy.ConsentRefusalText for other ways).
 func OptOutText(since time.Time, tz *time.Location) string {
-	if tz == nil {
-		tz = time.UTC
-	}
-	return "This contact opted out on " + since.In(tz).Format("2 Jan 2006 at 15:04") +
-		" (they replied STOP), so nothing can be sent to them. They can opt back in by replying START."
+	return policy.ConsentRefusalText(policy.SkipOptedOut,
+		map[string]policy.ConsentState{policy.PurposeTransactional: {Method: "keyword", At: since}}, tz)
 }
 
 func checkBody(body string, hasMedia bool, errs FieldErrors) {

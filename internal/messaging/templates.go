@@ -17,6 +17,9 @@ type TemplateInput struct {
 	TemplateID int64
 	// Values fill the variables, by number ("1": "Ana").
 	Values map[string]string
+	// IP is the request's, for the audit log of a refused SendTemplate
+	// (New message passes it in ComposeInput).
+	IP string
 }
 
 // maxVariableValue bounds one variable's value; WhatsApp refuses long ones.
@@ -24,8 +27,10 @@ const maxVariableValue = 1024
 
 // SendTemplate sends an approved template (any template on SMS) in the
 // conversation with ContentSid and ContentVariables; the message stored is
-// the rendered text, marked with its template. Problems come back as
-// FieldErrors: "template", "var_<n>", "body" (opted out, sender offline).
+// the rendered text, marked with its template. Like a reply it is school
+// business (transactional): only an opt-out stops it, and that refusal is
+// audited. Problems come back as FieldErrors: "template", "var_<n>",
+// "body" (opted out, sender offline).
 func (s *Service) SendTemplate(ctx context.Context, u db.User, conversationID int64, in TemplateInput) (int64, error) {
 	conv, err := s.DB.ConversationByID(ctx, conversationID)
 	if err != nil {
@@ -43,9 +48,12 @@ func (s *Service) SendTemplate(ctx context.Context, u db.User, conversationID in
 		errs["body"] = "This conversation's number is offline at Twilio, so nothing can be sent from it now."
 	}
 	if len(errs) == 0 {
-		if msg, err := s.optOutText(ctx, conv.Contact.Phone); err != nil {
+		_, msg, err := s.consentRefusal(ctx, u, policy.PurposeTransactional, refusal{
+			ConversationID: conv.ID, ContactID: conv.Contact.ID, Phone: conv.Contact.Phone, Channel: conv.Sender.Channel, IP: in.IP})
+		if err != nil {
 			return 0, err
-		} else if msg != "" {
+		}
+		if msg != "" {
 			errs["body"] = msg
 		}
 	}

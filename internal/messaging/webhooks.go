@@ -77,7 +77,7 @@ func (s *Service) ReceiveInbound(ctx context.Context, p map[string]string) (Inbo
 		if err != nil {
 			return err
 		}
-		res.ConversationID, err = db.UpsertConversationTx(ctx, tx, contactID, sender)
+		res.ConversationID, err = db.UpsertConversationOnTx(ctx, tx, contactID, fromPhone, sender)
 		if err != nil {
 			return err
 		}

@@ -74,6 +74,7 @@ type SendRequest struct {
 // Message is Twilio's Message resource, as far as Classline uses it.
 type Message struct {
 	SID, Status, From, To, Body string
+	MessagingServiceSID         string
 	NumSegments                 int
 	ErrorCode                   int
 	ErrorMessage                string
@@ -106,8 +107,14 @@ func New(cfg Config) (*Gateway, error) {
 		g.maxRetries = 0
 	}
 	if g.httpClient == nil {
+		// Go's default keeps 2 idle connections per host: a broadcast with
+		// 100 requests in flight would open (and TLS-handshake) a new one
+		// for almost every message.
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConnsPerHost = 128
 		g.httpClient = &http.Client{
-			Timeout: 10 * time.Second,
+			Transport: tr,
+			Timeout:   10 * time.Second,
 			CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			},

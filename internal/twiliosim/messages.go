@@ -63,6 +63,15 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := r.PostForm
+	fault := s.createFault()
+	switch fault {
+	case faultRateLimit:
+		writeError(w, http.StatusTooManyRequests, 20429, "Too Many Requests")
+		return
+	case faultServerError:
+		writeError(w, http.StatusInternalServerError, 20500, "Internal Server Error")
+		return
+	}
 	if e := s.validateCreate(f); e != nil {
 		writeError(w, e.status, e.code, e.msg)
 		return
@@ -110,6 +119,9 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	s.logf("twiliosim: created %s (%s), plan %s", m.SID, res.Status, plan)
 	// Like Twilio, fetch the MediaUrls first: a file that cannot be fetched fails the message.
 	s.goAsync(func(ctx context.Context) { s.progress(ctx, m, s.fetchMedia(ctx, m, plan)) })
+	if fault == faultLostResponse && dropConnection(w) {
+		return
+	}
 	writeJSON(w, http.StatusCreated, res)
 }
 

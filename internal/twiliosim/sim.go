@@ -63,6 +63,11 @@ type Config struct {
 	Latency time.Duration
 	// MaxConcurrent > 0 caps concurrent REST requests; requests beyond it get HTTP 429, code 20429.
 	MaxConcurrent int
+	// Faults on message create, each a fraction of create calls, for the
+	// broadcast engine's tests: RateLimitRate answers 429/20429 and ServerErrorRate
+	// 500 without creating anything; LostResponseRate creates the message and
+	// then drops the connection, so the client cannot know it was sent.
+	RateLimitRate, ServerErrorRate, LostResponseRate float64
 	// EnforceWindow makes free-form WhatsApp messages (no ContentSid) to an address that has not
 	// written within 24 hours fail with 63016, reported by status callback as Twilio does.
 	EnforceWindow bool

@@ -23,6 +23,7 @@ type ComposeForm struct {
 	To, Channel, Body string
 	SenderID          int64
 	Strategy          string // "" (automatic), "lru", "department"
+	Purpose           string // policy.PurposeTransactional (school business) or PurposeMarketing
 	Choice            string // which sender will send, and why
 	Senders           []db.Sender
 	Errors            map[string]string

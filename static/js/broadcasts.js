@@ -1,0 +1,1 @@
+// Broadcast wizard and broadcast page behaviour (progressive enhancement only).
