@@ -31,6 +31,10 @@ type Conversation struct {
 	ResponseGoal time.Duration
 	// Unread: a message came after the user last read the conversation.
 	Unread bool
+	// LastBroadcastID and LastBroadcastName: the latest broadcast sent in
+	// this conversation, so a reply shows what it answers (0, "").
+	LastBroadcastID   int64
+	LastBroadcastName string
 }
 
 // conversationColumns: the contact's phone is the conversation's number
@@ -42,7 +46,8 @@ const conversationColumns = `c.id, c.channel, c.status, c.department_id, coalesc
 	s.id, s.channel, s.address, s.messaging_service_sid, s.display_name, s.department_id, coalesce(sdep.name, ''), s.status,
 	coalesce(lm.body, ''), coalesce(lm.direction, ''),
 	c.assignee_id, coalesce(au.name, ''), c.snoozed_until, c.waiting_since, coalesce(dep.response_goal_minutes, 0),
-	(c.last_inbound_at IS NOT NULL AND c.last_inbound_at > coalesce(rd.read_at, '-infinity'))`
+	(c.last_inbound_at IS NOT NULL AND c.last_inbound_at > coalesce(rd.read_at, '-infinity')),
+	coalesce(c.last_broadcast_id, 0), coalesce((SELECT b.name FROM broadcasts b WHERE b.id = c.last_broadcast_id), '')`
 
 // conversationFromFor joins what a conversation row shows; userParam is the
 // placeholder (or literal) of the reading user, for unread marks.
@@ -68,7 +73,8 @@ func scanConversation(row pgx.Row) (Conversation, error) {
 		&c.Contact.ID, &c.Contact.Phone, &c.Contact.Name, &c.Contact.ProfileName, &c.Contact.Role,
 		&c.Sender.ID, &c.Sender.Channel, &c.Sender.Address, &c.Sender.MessagingServiceSID, &c.Sender.DisplayName,
 		&c.Sender.DepartmentID, &c.Sender.DepartmentName, &c.Sender.Status, &c.LastBody, &c.LastDirection,
-		&c.AssigneeID, &c.AssigneeName, &c.SnoozedUntil, &c.WaitingSince, &goalMinutes, &c.Unread)
+		&c.AssigneeID, &c.AssigneeName, &c.SnoozedUntil, &c.WaitingSince, &goalMinutes, &c.Unread,
+		&c.LastBroadcastID, &c.LastBroadcastName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return c, ErrNotFound
 	}

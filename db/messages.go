@@ -31,7 +31,10 @@ type Message struct {
 	SenderReason   string
 	// TemplateName is the template the message was sent with ("" for text).
 	TemplateName string
-	CreatedAt    time.Time
+	// BroadcastID and BroadcastName: the broadcast that sent it (0, "").
+	BroadcastID   int64
+	BroadcastName string
+	CreatedAt     time.Time
 	// StatusUpdatedAt moves forward with every change of the message shown
 	// to staff; pages keep the copy with the latest.
 	StatusUpdatedAt time.Time
@@ -51,13 +54,15 @@ type Media struct {
 
 const messageColumns = `m.id, coalesce(m.conversation_id, 0), m.direction, m.channel, m.from_address, m.to_address, m.body, m.media,
 	m.twilio_sid, m.status, m.error_code, m.error_message, m.segments, m.sent_by, coalesce(u.name, ''), m.is_note, m.automatic, m.sender_reason,
-	coalesce((SELECT t.logical_name FROM templates t WHERE t.id = m.template_id), ''), m.created_at, m.status_updated_at`
+	coalesce((SELECT t.logical_name FROM templates t WHERE t.id = m.template_id), ''), m.created_at, m.status_updated_at,
+	coalesce(m.broadcast_id, 0), coalesce((SELECT b.name FROM broadcasts b WHERE b.id = m.broadcast_id), '')`
 
 func scanMessage(row pgx.Row) (Message, error) {
 	var m Message
 	var media []byte
 	err := row.Scan(&m.ID, &m.ConversationID, &m.Direction, &m.Channel, &m.From, &m.To, &m.Body, &media,
-		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.SenderReason, &m.TemplateName, &m.CreatedAt, &m.StatusUpdatedAt)
+		&m.TwilioSID, &m.Status, &m.ErrorCode, &m.ErrorMessage, &m.Segments, &m.SentBy, &m.SentByName, &m.IsNote, &m.Automatic, &m.SenderReason, &m.TemplateName, &m.CreatedAt, &m.StatusUpdatedAt,
+		&m.BroadcastID, &m.BroadcastName)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return m, ErrNotFound
 	}

@@ -26,6 +26,11 @@ const (
 	maxCatchUp = 10 * time.Minute
 	// catchUpLimit is the most changes replayed; more means "reload".
 	catchUpLimit = 200
+	// catchUpBroadcasts bounds the broadcasts whose progress a stream replays.
+	catchUpBroadcasts = 50
+	// nudgeDelay coalesces the delivery statuses of one broadcast's messages
+	// into one progress event per instance (3,000 callbacks are not 3,000 renders).
+	nudgeDelay = 750 * time.Millisecond
 	// sessionRecheck is how often a stream confirms its session still exists,
 	// so a signed-out or deactivated user's stream ends within that time.
 	sessionRecheck = 30 * time.Second
@@ -115,6 +120,9 @@ func canSeeDepartment(u db.User, departmentID int64) bool {
 // checked the user may see the event's department. The fragments are the
 // same for every viewer: nothing in them depends on who reads.
 func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error) {
+	if ev.Type == live.BroadcastProgress {
+		return s.renderBroadcastEvent(ctx, ev.BroadcastID)
+	}
 	if ev.ConversationID == 0 {
 		return "", nil
 	}
@@ -141,6 +149,12 @@ func (s *Server) renderEvent(ctx context.Context, ev live.Event) (string, error)
 	// Unread is per reader, but this rendering is shared: news from the
 	// contact reads as unread; the page of whoever has it open marks it read.
 	conv.Unread = conv.LastDirection == "inbound"
+	if ev.Type == live.MessageStatus && ev.MessageID != 0 && conv.LastBroadcastID != 0 {
+		// A delivery status of a broadcast's message moves its counters,
+		// which the engine does not announce: ask for a progress event.
+		// (Only conversations a broadcast wrote in can hold such messages.)
+		s.nudgeBroadcastOf(ctx, ev.MessageID)
+	}
 	if ev.MessageID != 0 {
 		m, err := s.DB.MessageByID(ctx, ev.MessageID)
 		if err != nil {
@@ -202,6 +216,25 @@ func (s *Server) catchUp(ctx context.Context, w io.Writer, u db.User, since time
 	}
 	if len(changes) > catchUpLimit {
 		return writeSSE(w, s.eventID(), "refresh", "reload")
+	}
+	// Broadcasts whose status changed since, or still running: their
+	// progress as it is now (the page may have been rendered just before
+	// the last send or the completion).
+	bcs, err := s.DB.BroadcastsChangedSince(ctx, db.BroadcastScope{Admin: u.IsAdmin(), UserID: u.ID, DepartmentIDs: u.DepartmentIDs}, since, catchUpBroadcasts)
+	if err != nil {
+		return err
+	}
+	for _, b := range bcs {
+		html, err := s.renderBroadcastEvent(ctx, b.ID)
+		if err != nil {
+			return err
+		}
+		if html == "" {
+			continue
+		}
+		if err := writeSSE(w, s.eventID(), "update", html); err != nil {
+			return err
+		}
 	}
 	for _, ch := range changes {
 		typ := live.MessageStatus
@@ -278,4 +311,43 @@ func (rc *renderCache) get(key string, render func() (string, error)) (string, e
 	rc.mu.Unlock()
 	e.once.Do(func() { e.html, e.err = render() })
 	return e.html, e.err
+}
+
+// broadcastNudges holds the broadcasts (per database) with a progress event
+// already due from this instance.
+var broadcastNudges = struct {
+	sync.Mutex
+	due map[nudgeKey]bool
+}{due: map[nudgeKey]bool{}}
+
+type nudgeKey struct {
+	db *db.DB
+	id int64
+}
+
+// nudgeBroadcastOf asks, shortly, for a progress event of the broadcast that
+// sent a message, once per nudgeDelay however many statuses arrive. The event
+// goes through NOTIFY, so every instance renders it once for its streams.
+func (s *Server) nudgeBroadcastOf(ctx context.Context, messageID int64) {
+	bid, dep, err := s.DB.BroadcastOfMessage(ctx, messageID)
+	if err != nil || bid == 0 {
+		return
+	}
+	key := nudgeKey{s.DB, bid}
+	broadcastNudges.Lock()
+	due := broadcastNudges.due[key]
+	broadcastNudges.due[key] = true
+	broadcastNudges.Unlock()
+	if due {
+		return
+	}
+	time.AfterFunc(nudgeDelay, func() {
+		broadcastNudges.Lock()
+		delete(broadcastNudges.due, key)
+		broadcastNudges.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// After shutdown the pool is closed and this fails: nothing to tell.
+		_ = live.Publish(ctx, s.DB.Pool, live.Event{Type: live.BroadcastProgress, BroadcastID: bid, DepartmentID: dep})
+	})
 }

@@ -57,9 +57,13 @@ func (s *Server) settingsForm(c echo.Context) (pages.SettingsForm, error) {
 		// Unreadable (edited by hand): show the default to save over it.
 		s.Log.Warn("quiet hours setting", "err", err)
 	}
+	bc, err := s.broadcastSettingsForm(c)
+	if err != nil {
+		return pages.SettingsForm{}, err
+	}
 	return pages.SettingsForm{SchoolName: name, SchoolLanguage: lang, Stop: texts.Stop, Start: texts.Start, Help: texts.Help,
 		QuietEnabled: quiet.Enabled, QuietStart: quiet.Start, QuietEnd: quiet.End,
-		Goals: pages.GoalsForm{Departments: deps}}, nil
+		Goals: pages.GoalsForm{Departments: deps}, Broadcasts: bc}, nil
 }
 
 // goalsSave sets each department's response-time goal, in minutes.
@@ -148,6 +152,9 @@ func (s *Server) settingsSave(c echo.Context) error {
 		return err
 	}
 	f.Goals.Departments = deps
+	if f.Broadcasts, err = s.broadcastSettingsForm(c); err != nil {
+		return err
+	}
 	// Quiet hours are checked before anything is saved, so a mistyped time
 	// does not leave the page half saved.
 	if errs := quiet.Validate(); withQuiet && len(errs) > 0 {
