@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Broadcast is one broadcast. Audience, Content and Sender are JSON the
@@ -304,11 +305,15 @@ func (d *DB) RecipientByID(ctx context.Context, id int64) (Recipient, error) {
 }
 
 // MarkSendingTx records that a send to the recipient is about to start.
+// Only a pending recipient can be claimed; the caller holds its row lock.
 func MarkSendingTx(ctx context.Context, q Querier, id, messageID int64) error {
-	_, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, sending_since = now(),
-		message_id = $2, next_attempt_at = NULL, updated_at = now() WHERE id = $1`, id, messageID)
+	tag, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, sending_since = now(),
+		message_id = $2, next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND state = 'pending'`, id, messageID)
 	if err != nil {
 		return fmt.Errorf("db: mark recipient %d sending: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("db: mark recipient %d sending: %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -324,20 +329,22 @@ type RecipientOutcome struct {
 	SkipReason   string
 }
 
-// FinishRecipientTx moves a recipient out of "sending" (or "pending") to its outcome.
-func FinishRecipientTx(ctx context.Context, q Querier, id int64, o RecipientOutcome) error {
-	_, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = $2, message_sid = nullif($3, ''),
+// FinishRecipientTx moves a recipient to its outcome if it is still in one
+// of the states from (the state machine's guard, internal/broadcast/states.go).
+// It reports false, changing nothing, when another worker moved it first.
+func FinishRecipientTx(ctx context.Context, q Querier, id int64, o RecipientOutcome, from []string) (bool, error) {
+	tag, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = $2, message_sid = nullif($3, ''),
 		segments = CASE WHEN $4 > 0 THEN $4 ELSE segments END,
 		error_code = nullif($5, 0), error_message = $6, next_attempt_at = $7,
 		skip_reason = CASE WHEN $8 <> '' THEN $8 ELSE skip_reason END,
 		sending_since = CASE WHEN $2 = 'sending' THEN sending_since ELSE NULL END,
 		submitted_at = CASE WHEN $2 = 'submitted' THEN now() ELSE submitted_at END,
-		updated_at = now() WHERE id = $1`,
-		id, o.State, o.MessageSID, o.Segments, o.ErrorCode, o.ErrorMessage, o.NextAttempt, o.SkipReason)
+		updated_at = now() WHERE id = $1 AND state = ANY($9)`,
+		id, o.State, o.MessageSID, o.Segments, o.ErrorCode, o.ErrorMessage, o.NextAttempt, o.SkipReason, from)
 	if err != nil {
-		return fmt.Errorf("db: finish recipient %d as %s: %w", id, o.State, err)
+		return false, fmt.Errorf("db: finish recipient %d as %s: %w", id, o.State, err)
 	}
-	return nil
+	return tag.RowsAffected() == 1, nil
 }
 
 // Attempt is one call to Twilio for a recipient (or a reconciliation).
@@ -442,18 +449,16 @@ func UnfinishedRecipientsTx(ctx context.Context, q Querier, broadcastID int64) (
 // do not fill the inbox; a reply reopens it. Either way it is marked with the
 // broadcast, so the inbox can say what a reply answers.
 func BroadcastConversationTx(ctx context.Context, q Querier, contactID int64, sender Sender, broadcastID int64) (int64, error) {
+	// One statement (it runs once per recipient): create the conversation
+	// closed, or mark the existing one with the broadcast.
 	var id int64
-	err := q.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO conversations (contact_id, sender_id, department_id, channel, status, last_broadcast_id)
-			VALUES ($1, $2, $3, $4, 'closed', $5) ON CONFLICT DO NOTHING RETURNING id)
-		SELECT id FROM ins UNION ALL
-		SELECT id FROM conversations WHERE contact_id = $1 AND sender_id = $2 AND phone IS NULL LIMIT 1`,
+	err := q.QueryRow(ctx, `INSERT INTO conversations (contact_id, sender_id, department_id, channel, status, last_broadcast_id)
+		VALUES ($1, $2, $3, $4, 'closed', $5)
+		ON CONFLICT (contact_id, sender_id, coalesce(phone, '')) DO UPDATE SET last_broadcast_id = EXCLUDED.last_broadcast_id
+		RETURNING id`,
 		contactID, sender.ID, sender.DepartmentID, sender.Channel, broadcastID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: broadcast conversation of contact %d: %w", contactID, err)
-	}
-	if _, err := q.Exec(ctx, `UPDATE conversations SET last_broadcast_id = $2 WHERE id = $1 AND last_broadcast_id IS DISTINCT FROM $2`, id, broadcastID); err != nil {
-		return 0, fmt.Errorf("db: mark conversation %d with broadcast: %w", id, err)
 	}
 	return id, nil
 }
@@ -577,12 +582,58 @@ func FailedRecipientsTx(ctx context.Context, q Querier, broadcastID int64) ([]Fa
 
 // ResetRecipientsTx makes recipients pending again for a fresh send: a new
 // message, a new SID; the old message stays in the conversation.
-func ResetRecipientsTx(ctx context.Context, q Querier, ids []int64) error {
-	_, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = 'pending', message_id = NULL, message_sid = NULL, attempts = 0,
+// Only recipients still in one of the states from are reset; it returns
+// those that were.
+func ResetRecipientsTx(ctx context.Context, q Querier, ids []int64, from []string) ([]int64, error) {
+	return collectIDs(q.Query(ctx, `UPDATE broadcast_recipients SET state = 'pending', message_id = NULL, message_sid = NULL, attempts = 0,
 		error_code = NULL, error_message = '', next_attempt_at = NULL, sending_since = NULL, submitted_at = NULL, updated_at = now()
-		WHERE id = ANY($1)`, ids)
-	if err != nil {
-		return fmt.Errorf("db: reset recipients: %w", err)
+		WHERE id = ANY($1) AND state = ANY($2) RETURNING id`, ids, from))
+}
+
+// Submitted is Twilio's acceptance of a recipient's send, as recorded.
+type Submitted struct {
+	RecipientID, MessageID int64
+	SID                    string
+	Segments               int
+	Attempt                Attempt
+}
+
+// RecordSubmittedTx stores a SID on the recipient and its message and the
+// attempt that got it, in one round trip (it runs once per recipient of
+// every broadcast). The SID's advisory lock comes first, so a status
+// callback racing it waits for the SID to be stored. It reports false when
+// the recipient is no longer in one of the states from; the caller then
+// rolls back.
+func RecordSubmittedTx(ctx context.Context, tx pgx.Tx, s Submitted, from []string) (bool, error) {
+	a := s.Attempt
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, s.SID)
+	b.Queue(`UPDATE broadcast_recipients SET state = 'submitted', message_sid = $2,
+		segments = CASE WHEN $3 > 0 THEN $3 ELSE segments END, error_code = NULL, error_message = '',
+		next_attempt_at = NULL, sending_since = NULL, submitted_at = now(), updated_at = now()
+		WHERE id = $1 AND state = ANY($4)`, s.RecipientID, s.SID, s.Segments, from)
+	b.Queue(`UPDATE messages SET twilio_sid = $2, segments = CASE WHEN $3 > 0 THEN $3 ELSE segments END WHERE id = $1`,
+		s.MessageID, s.SID, s.Segments)
+	b.Queue(`INSERT INTO broadcast_attempts (broadcast_id, recipient_id, attempt, outcome, http_status, error_code, error_message, started_at, instance)
+		VALUES ($1, $2, $3, $4, nullif($5, 0), nullif($6, 0), $7, $8, $9)`,
+		a.BroadcastID, a.RecipientID, a.Attempt, a.Outcome, a.HTTPStatus, a.ErrorCode, a.ErrorMessage, a.StartedAt, a.Instance)
+	res := tx.SendBatch(ctx, b)
+	_, err := res.Exec()
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = res.Exec()
 	}
-	return nil
+	if err == nil {
+		_, err = res.Exec()
+	}
+	if err == nil {
+		_, err = res.Exec()
+	}
+	if cerr := res.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("db: record sid %s of recipient %d: %w", s.SID, s.RecipientID, err)
+	}
+	return tag.RowsAffected() == 1, nil
 }

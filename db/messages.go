@@ -127,18 +127,18 @@ func InsertOutboundTx(ctx context.Context, q Querier, n NewOutbound) (int64, err
 			return 0, err
 		}
 	}
+	// One round trip: the message, and its conversation touched. Staff
+	// answering stops the waiting clock; an automatic reply does not.
 	var id int64
 	err = q.QueryRow(ctx, `
+		WITH touched AS (
+			UPDATE conversations SET last_message_at = now(),
+				waiting_since = CASE WHEN $8 <> 0 THEN NULL ELSE waiting_since END WHERE id = $1)
 		INSERT INTO messages (conversation_id, direction, channel, from_address, to_address, body, media, status, segments, sent_by, automatic, sender_reason, template_id, content_variables, broadcast_id)
 		VALUES ($1, 'outbound', $2, $3, $4, $5, $6, 'queued', $7, nullif($8, 0), $8 = 0, $9, nullif($10, 0), $11, nullif($12, 0)) RETURNING id`,
 		n.ConversationID, n.Channel, n.From, n.To, n.Body, media, n.Segments, n.SentBy, n.SenderReason, n.TemplateID, vars, n.BroadcastID).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("db: insert outbound: %w", err)
-	}
-	// Staff answering stops the waiting clock; an automatic reply does not.
-	if _, err := q.Exec(ctx, `UPDATE conversations SET last_message_at = now(),
-		waiting_since = CASE WHEN $2 THEN NULL ELSE waiting_since END WHERE id = $1`, n.ConversationID, n.SentBy != 0); err != nil {
-		return 0, fmt.Errorf("db: touch conversation: %w", err)
 	}
 	return id, nil
 }

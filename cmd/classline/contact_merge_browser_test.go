@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -26,17 +25,6 @@ func TestBrowserContactSecondNumberAndMerge(t *testing.T) {
 	messages := countRows(t, ta, `SELECT count(*) FROM messages`)
 
 	b := newBrowser(t)
-	// This test walks through eight pages in one tab. Chromium keeps pages
-	// left behind in its back/forward cache with their live-update
-	// (EventSource) connection open, and allows six connections per host
-	// over HTTP/1.1, so without this the eighth request waits forever. An
-	// unload listener makes pages ineligible for that cache. The product
-	// should close the stream on pagehide (static/js/app.js); until it
-	// does, this keeps the test about merging.
-	if _, err := chromedp.Call(b.ctx, page.AddScriptToEvaluateOnNewDocument,
-		page.AddScriptToEvaluateOnNewDocumentParams{Source: `window.addEventListener('unload', () => {})`}); err != nil {
-		t.Fatal(err)
-	}
 	signIn(b, ta)
 	b.do("open Maria's page", chromedp.Navigate(fmt.Sprintf("%s/contacts/%d", ta.URL, maria)))
 	b.waitFor("the contact page", `document.readyState === 'complete' && !!document.getElementById('numbers')`)

@@ -142,8 +142,11 @@ func (e *Engine) RetryTransient(ctx context.Context, id int64, who Actor) (int, 
 		if len(retry) == 0 {
 			return nil
 		}
-		if err := db.ResetRecipientsTx(ctx, tx, retry); err != nil {
+		if retry, err = db.ResetRecipientsTx(ctx, tx, retry, fromStates(EventOperatorRetry)); err != nil {
 			return err
+		}
+		if len(retry) == 0 {
+			return nil
 		}
 		if b.Status == "completed" {
 			if _, err := db.SetBroadcastStatusTx(ctx, tx, id, db.BroadcastStatusChange{From: []string{"completed"}, To: "running"}); err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"testing"
 	"time"
@@ -44,6 +45,21 @@ func runChild() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	// A CPU profile of the engine process, for the throughput benchmark
+	// (docs/PERFORMANCE.md); written when the child is stopped with SIGTERM.
+	if path := os.Getenv("CLASSLINE_ENGINE_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	eng, err := broadcast.New(&broadcast.Engine{DB: d, Gateway: gw, DefaultRegion: "US", Log: slog.New(slog.NewTextHandler(os.Stderr, nil))}, crashConfig)
 	if err == nil {

@@ -112,7 +112,9 @@ type Engine struct {
 	mu      sync.Mutex
 	buckets map[int64]*bucket
 	senders map[int64]cachedSender
-	dirty   map[int64]bool
+	// broadcasts: running broadcasts as sends read them (broadcastForSend).
+	broadcasts map[int64]*cachedBroadcast
+	dirty      map[int64]bool
 	// bypassed: urgent broadcasts whose quiet-hours pass is audited.
 	bypassed sync.Map
 
@@ -133,6 +135,7 @@ func New(e *Engine, cfg Config) (*Engine, error) {
 	e.freed = make(chan struct{}, 1)
 	e.buckets = map[int64]*bucket{}
 	e.senders = map[int64]cachedSender{}
+	e.broadcasts = map[int64]*cachedBroadcast{}
 	e.dirty = map[int64]bool{}
 
 	workers := river.NewWorkers()

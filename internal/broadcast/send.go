@@ -59,17 +59,17 @@ func (e *Engine) sendOne(ctx context.Context, id int64) error {
 	if err != nil {
 		return err
 	}
-	b, err := e.DB.BroadcastByID(ctx, r.BroadcastID)
+	switch st := State(r.State); {
+	case Final(st):
+		return nil
+	case st == StateSending:
+		return e.recoverSending(ctx, r)
+	}
+	cb, err := e.broadcastForSend(ctx, r.BroadcastID)
 	if err != nil {
 		return err
 	}
-	switch r.State {
-	case "submitted", "failed", "skipped", "canceled":
-		return nil
-	case "sending":
-		return e.recoverSending(ctx, r)
-	}
-	// pending
+	b := cb.b
 	switch b.Status {
 	case "canceled":
 		return e.cancelRecipient(ctx, r.ID)
@@ -87,22 +87,17 @@ func (e *Engine) sendOne(ctx context.Context, id int64) error {
 		return river.JobSnooze(wait)
 	}
 	if r.SenderID == nil {
-		return e.finish(ctx, r, db.RecipientOutcome{State: "failed", ErrorMessage: "no sender could send this message"}, nil)
-	}
-	spec, err := DecodeSpec(b.Audience, b.Content, b.Sender)
-	if err != nil {
-		return err
+		return e.finish(ctx, r, EventUnsendable, db.RecipientOutcome{ErrorMessage: "no sender could send this message"}, nil)
 	}
 	sender, rate, err := e.sender(ctx, *r.SenderID)
 	if err != nil {
 		return err
 	}
 	if !db.SenderSendable(sender.Status) {
-		return e.finish(ctx, r, db.RecipientOutcome{State: "failed",
+		return e.finish(ctx, r, EventUnsendable, db.RecipientOutcome{
 			ErrorMessage: fmt.Sprintf("the sender %s is %s at Twilio", sender.DisplayName, sender.Status)}, nil)
 	}
-	media := len(spec.Content.MediaFileIDs) > 0 && r.Channel == policy.ChannelSMS || len(spec.Content.MediaFileIDs) > 0 && spec.Content.TemplateID == 0
-	perSecond := DefaultRate(sender, media)
+	perSecond := DefaultRate(sender, withMedia(cb, sender, r))
 	if rate != nil && *rate > 0 {
 		perSecond = *rate
 	}
@@ -118,7 +113,7 @@ func (e *Engine) sendOne(ctx context.Context, id int64) error {
 		return waited(err)
 	}
 	defer release()
-	return e.attempt(ctx, b, spec, sender, r)
+	return e.attempt(ctx, cb, sender, r)
 }
 
 // waited turns a job that ran out of time waiting for a token or a slot
@@ -163,7 +158,12 @@ type claim struct {
 }
 
 // attempt claims the recipient, calls Twilio once and records the answer.
-func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender db.Sender, pre db.Recipient) error {
+func (e *Engine) attempt(ctx context.Context, cb *cachedBroadcast, sender db.Sender, pre db.Recipient) error {
+	b := cb.b
+	media := withMedia(cb, sender, pre)
+	if media && cb.mediaErr != nil {
+		return e.finish(ctx, pre, EventUnsendable, db.RecipientOutcome{ErrorMessage: cb.mediaErr.Error()}, nil)
+	}
 	var c claim
 	var tpl *db.Template
 	if pre.TemplateID != nil && senderIsWhatsApp(sender) {
@@ -210,6 +210,9 @@ func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender 
 			if tpl != nil {
 				n.TemplateID, n.ContentVariables = tpl.ID, r.Variables
 			}
+			if media {
+				n.Media = cb.media // listed on the message, so the thread shows what was sent
+			}
 			if msgID, err = db.InsertOutboundTx(ctx, tx, n); err != nil {
 				return err
 			}
@@ -217,6 +220,7 @@ func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender 
 		if err := db.MarkSendingTx(ctx, tx, r.ID, msgID); err != nil {
 			return err
 		}
+		r.State = string(StateSending)
 		r.Attempts++
 		c = claim{r: r, messageID: msgID, convID: convID, templ: tpl, since: time.Now()}
 		claimed = true
@@ -225,9 +229,9 @@ func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender 
 	if err != nil || !claimed {
 		return err
 	}
-	req, err := e.request(ctx, spec, sender, c)
+	req, err := e.request(cb, sender, c, media)
 	if err != nil {
-		return e.finish(ctx, c.r, db.RecipientOutcome{State: "failed", ErrorMessage: err.Error()}, &attemptInfo{started: c.since, outcome: OutcomePermanent, msgID: c.messageID})
+		return e.finish(ctx, c.r, EventPermanentError, db.RecipientOutcome{ErrorMessage: err.Error()}, &attemptInfo{started: c.since, outcome: OutcomePermanent, msgID: c.messageID})
 	}
 	msg, sendErr := e.Gateway.SendMessageOnce(ctx, req)
 	// Whatever happened at Twilio must be written down even if the job's
@@ -240,7 +244,7 @@ func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender 
 	case cl.Outcome == OutcomeSubmitted:
 		return e.submitted(ctx, c.r, msg, info)
 	case cl.Outcome == OutcomePermanent:
-		return e.finish(ctx, c.r, db.RecipientOutcome{State: "failed", ErrorCode: cl.Code, ErrorMessage: cl.Message}, info)
+		return e.finish(ctx, c.r, EventPermanentError, db.RecipientOutcome{ErrorCode: cl.Code, ErrorMessage: cl.Message}, info)
 	case cl.Outcome.Ambiguous():
 		return e.reconcile(ctx, c.r, c.since, info)
 	default: // rate limited: nothing was created
@@ -251,7 +255,7 @@ func (e *Engine) attempt(ctx context.Context, b db.Broadcast, spec Spec, sender 
 func senderIsWhatsApp(s db.Sender) bool { return s.Channel == policy.ChannelWhatsApp }
 
 // request is the Twilio request for a claimed recipient.
-func (e *Engine) request(ctx context.Context, spec Spec, sender db.Sender, c claim) (twilio.SendRequest, error) {
+func (e *Engine) request(cb *cachedBroadcast, sender db.Sender, c claim, media bool) (twilio.SendRequest, error) {
 	req := twilio.SendRequest{To: policy.Address(c.r.Channel, c.r.Phone), StatusCallback: e.StatusCallbackURL}
 	if sender.Address != "" {
 		req.From = policy.Address(sender.Channel, sender.Address)
@@ -263,17 +267,20 @@ func (e *Engine) request(ctx context.Context, spec Spec, sender db.Sender, c cla
 		return req, nil
 	}
 	req.Body = c.r.Body
-	for _, id := range spec.Content.MediaFileIDs {
-		if e.MediaURL == nil {
-			return req, errors.New("no media URL source configured")
+	if media {
+		if cb.mediaErr != nil {
+			return req, cb.mediaErr
 		}
-		u, err := e.MediaURL(ctx, id)
-		if err != nil {
-			return req, fmt.Errorf("media %d: %w", id, err)
-		}
-		req.MediaURLs = append(req.MediaURLs, u)
+		req.MediaURLs = cb.mediaURLs
 	}
 	return req, nil
+}
+
+// withMedia reports whether the broadcast's attachments go with this
+// recipient's message: every free-form one (SMS/MMS, WhatsApp text); an
+// approved template carries its own media header.
+func withMedia(cb *cachedBroadcast, sender db.Sender, r db.Recipient) bool {
+	return len(cb.spec.Content.MediaFileIDs) > 0 && !(r.TemplateID != nil && senderIsWhatsApp(sender))
 }
 
 type attemptInfo struct {
@@ -299,21 +306,30 @@ func (e *Engine) submitted(ctx context.Context, r db.Recipient, m twilio.Message
 	if len(extra) > 0 {
 		outcome = extra[0]
 	}
+	if _, err := Next(State(r.State), EventAccepted); err != nil {
+		return err
+	}
 	err := e.DB.InTx(ctx, func(tx pgx.Tx) error {
-		if err := e.record(ctx, tx, r, a, outcome); err != nil {
+		moved, err := db.RecordSubmittedTx(ctx, tx, db.Submitted{RecipientID: r.ID, MessageID: a.msgID, SID: m.SID, Segments: m.NumSegments,
+			Attempt: db.Attempt{BroadcastID: r.BroadcastID, RecipientID: r.ID, Attempt: r.Attempts, Outcome: outcome,
+				HTTPStatus: a.http, ErrorCode: a.code, ErrorMessage: a.text, StartedAt: a.started, Instance: e.instance}},
+			fromStates(EventAccepted))
+		if err != nil {
 			return err
 		}
-		if err := db.LockSIDTx(ctx, tx, m.SID); err != nil {
-			return err
+		if !moved {
+			return errMoved
 		}
-		if err := db.SetMessageSubmittedTx(ctx, tx, a.msgID, m.SID, m.NumSegments); err != nil {
-			return err
-		}
-		if _, err := messaging.ApplyPendingTx(ctx, tx, m.SID); err != nil {
-			return err
-		}
-		return db.FinishRecipientTx(ctx, tx, r.ID, db.RecipientOutcome{State: "submitted", MessageSID: m.SID, Segments: m.NumSegments})
+		// Status callbacks that came before the SID was stored.
+		_, err = messaging.ApplyPendingTx(ctx, tx, m.SID)
+		return err
 	})
+	if errors.Is(err, errMoved) {
+		// Already submitted: a second SID for one recipient is a duplicate
+		// at Twilio that nothing here can undo; say so loudly.
+		e.Log.Error("broadcast: Twilio accepted a send for a recipient already submitted", "recipient_id", r.ID, "sid", m.SID)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("record sid %s of recipient %d: %w", m.SID, r.ID, err)
 	}
@@ -321,9 +337,17 @@ func (e *Engine) submitted(ctx context.Context, r db.Recipient, m twilio.Message
 	return nil
 }
 
-// finish ends a recipient without a SID: failed (or canceled, skipped).
-func (e *Engine) finish(ctx context.Context, r db.Recipient, o db.RecipientOutcome, a *attemptInfo) error {
-	err := e.DB.InTx(ctx, func(tx pgx.Tx) error {
+// errMoved rolls back a state change whose recipient another worker moved first.
+var errMoved = errors.New("recipient moved by another worker")
+
+// finish ends a recipient without a SID: failed.
+func (e *Engine) finish(ctx context.Context, r db.Recipient, ev Event, o db.RecipientOutcome, a *attemptInfo) error {
+	to, err := Next(State(r.State), ev)
+	if err != nil {
+		return err
+	}
+	o.State = string(to)
+	err = e.DB.InTx(ctx, func(tx pgx.Tx) error {
 		if a != nil {
 			if err := e.record(ctx, tx, r, a, string(a.outcome)); err != nil {
 				return err
@@ -338,8 +362,11 @@ func (e *Engine) finish(ctx context.Context, r db.Recipient, o db.RecipientOutco
 				return fmt.Errorf("fail message %d: %w", *r.MessageID, err)
 			}
 		}
-		return db.FinishRecipientTx(ctx, tx, r.ID, o)
+		return finishTx(ctx, tx, r.ID, ev, o)
 	})
+	if errors.Is(err, errMoved) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("finish recipient %d: %w", r.ID, err)
 	}
@@ -351,8 +378,7 @@ func (e *Engine) finish(ctx context.Context, r db.Recipient, o db.RecipientOutco
 }
 
 func (e *Engine) cancelRecipient(ctx context.Context, id int64) error {
-	_, err := e.DB.Pool.Exec(ctx, `UPDATE broadcast_recipients SET state = 'canceled', updated_at = now() WHERE id = $1 AND state = 'pending'`, id)
-	if err != nil {
+	if _, err := db.FinishRecipientTx(ctx, e.DB.Pool, id, db.RecipientOutcome{State: string(StateCanceled)}, fromStates(EventCancel)); err != nil {
 		return fmt.Errorf("cancel recipient %d: %w", id, err)
 	}
 	return nil
@@ -363,7 +389,7 @@ func (e *Engine) cancelRecipient(ctx context.Context, id int64) error {
 func (e *Engine) retryLater(ctx context.Context, r db.Recipient, a *attemptInfo) error {
 	if r.Attempts >= e.cfg.MaxAttempts {
 		text := fmt.Sprintf("gave up after %d attempts; last: %s", r.Attempts, describe(a))
-		return e.finish(ctx, r, db.RecipientOutcome{State: "failed", ErrorCode: a.code, ErrorMessage: text}, a)
+		return e.finish(ctx, r, EventGiveUp, db.RecipientOutcome{ErrorCode: a.code, ErrorMessage: text}, a)
 	}
 	wait := e.backoff(r.Attempts)
 	next := time.Now().Add(wait)
@@ -371,8 +397,11 @@ func (e *Engine) retryLater(ctx context.Context, r db.Recipient, a *attemptInfo)
 		if err := e.record(ctx, tx, r, a, string(a.outcome)); err != nil {
 			return err
 		}
-		return db.FinishRecipientTx(ctx, tx, r.ID, db.RecipientOutcome{State: "pending", NextAttempt: &next, ErrorCode: a.code, ErrorMessage: describe(a)})
+		return finishTx(ctx, tx, r.ID, EventRetry, db.RecipientOutcome{State: string(StatePending), NextAttempt: &next, ErrorCode: a.code, ErrorMessage: describe(a)})
 	})
+	if errors.Is(err, errMoved) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("retry recipient %d: %w", r.ID, err)
 	}
@@ -486,4 +515,98 @@ func (e *Engine) recoverSending(ctx context.Context, r db.Recipient) error {
 	}
 	a := &attemptInfo{started: *locked.SendingSince, outcome: OutcomeNetwork, text: "the process sending it stopped mid-call", msgID: msgID}
 	return e.reconcile(ctx, locked, *locked.SendingSince, a)
+}
+
+// finishTx applies ev to a recipient under the state machine's guard; a
+// recipient another worker moved first rolls the transaction back (errMoved).
+func finishTx(ctx context.Context, tx pgx.Tx, id int64, ev Event, o db.RecipientOutcome) error {
+	moved, err := db.FinishRecipientTx(ctx, tx, id, o, fromStates(ev))
+	if err != nil {
+		return err
+	}
+	if !moved {
+		return errMoved
+	}
+	return nil
+}
+
+// cachedBroadcast is a running broadcast as sends read it, with its
+// attachments: described for the stored messages, and the public URLs
+// Twilio fetches them from. Never changed once built.
+type cachedBroadcast struct {
+	b         db.Broadcast
+	spec      Spec
+	media     []db.Media
+	mediaURLs []string
+	// mediaErr: an attachment is gone or cannot be published; recipients
+	// that would carry it fail with this reason rather than go without it.
+	mediaErr error
+	fetched  time.Time
+}
+
+// broadcastForSend reads the broadcast a send belongs to. A running one is
+// kept for a second: at hundreds of sends a second its row (and its JSON)
+// would otherwise be read and decoded for every one. Any other status is
+// read fresh, and the claim rechecks the status under the recipient's lock,
+// so a pause or cancel still stops sends at once.
+func (e *Engine) broadcastForSend(ctx context.Context, id int64) (*cachedBroadcast, error) {
+	e.mu.Lock()
+	c, ok := e.broadcasts[id]
+	e.mu.Unlock()
+	if ok && time.Since(c.fetched) < time.Second {
+		return c, nil
+	}
+	b, err := e.DB.BroadcastByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := DecodeSpec(b.Audience, b.Content, b.Sender)
+	if err != nil {
+		return nil, err
+	}
+	c = &cachedBroadcast{b: b, spec: spec, fetched: time.Now()}
+	if b.Status == "running" {
+		if err := e.loadMedia(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	if b.Status == "running" {
+		e.broadcasts[id] = c
+	} else {
+		delete(e.broadcasts, id)
+	}
+	e.mu.Unlock()
+	return c, nil
+}
+
+// loadMedia describes the broadcast's attachments and publishes them for
+// Twilio (each URL's lifetime is extended on every load, so a broadcast
+// that runs for hours keeps them fetchable).
+func (e *Engine) loadMedia(ctx context.Context, c *cachedBroadcast) error {
+	for i, id := range c.spec.Content.MediaFileIDs {
+		f, err := e.DB.MediaFileByID(ctx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			c.mediaErr = fmt.Errorf("attachment %d of the broadcast no longer exists", i+1)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.media = append(c.media, db.Media{ContentType: f.ContentType, FileID: f.ID, Filename: f.Filename, Size: f.Size})
+		if e.MediaURL == nil {
+			c.mediaErr = errors.New("attachments cannot be sent: no public URL is configured for Twilio to fetch them")
+			continue
+		}
+		u, err := e.MediaURL(ctx, id)
+		if errors.Is(err, db.ErrNotFound) {
+			c.mediaErr = fmt.Errorf("attachment %d of the broadcast cannot be published for Twilio", i+1)
+			continue
+		}
+		if err != nil {
+			return err // a database hiccup: the job runs again
+		}
+		c.mediaURLs = append(c.mediaURLs, u)
+	}
+	return nil
 }

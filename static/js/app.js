@@ -18,6 +18,25 @@
   // into sessionStorage, which lingers on a shared office PC, and a snapshot of
   // a live inbox is stale anyway. Back/Forward does a full reload instead.
   cfg.historyCacheSize = 0;
+
+  // Live updates: Chromium keeps a page left by a link in its back/forward
+  // cache with its EventSource still open, and a browser allows six
+  // connections per host over HTTP/1.1, so a few page loads in one tab used
+  // to leave every further request waiting. Close the streams when the page
+  // is hidden; a page brought back from that cache missed its events, so it
+  // reloads (it would be stale otherwise).
+  const streams = new Set();
+  const openStream = htmx.createEventSource || ((url) => new EventSource(url, { withCredentials: true }));
+  htmx.createEventSource = (url) => {
+    const s = openStream(url);
+    streams.add(s);
+    return s;
+  };
+  window.addEventListener('pagehide', () => {
+    streams.forEach((s) => s.close());
+    streams.clear();
+  });
+  window.addEventListener('pageshow', (e) => { if (e.persisted) location.reload(); });
   cfg.refreshOnHistoryMiss = true;
   // 422 = "form has errors": swap it so the server can re-render the form with
   // .field-error messages. Other 4xx/5xx still don't swap and raise a toast.
