@@ -76,9 +76,23 @@ func Migrate(ctx context.Context, conn *pgx.Conn) error {
 	return migrateRiver(ctx, conn)
 }
 
+// riverMigrationLock is the advisory lock key of River's migrations
+// ("cl_rvrmg" in ASCII).
+const riverMigrationLock int64 = 0x636c5f7276726d67
+
 // migrateRiver creates or updates River's job tables (the broadcast engine's
 // queue) with River's own migrator, pinned by the River version in go.mod.
 func migrateRiver(ctx context.Context, conn *pgx.Conn) error {
+	// River's migrator takes no lock of its own, and instances started
+	// together on a new database would race it ("relation already exists").
+	// conn holds this session lock while the pool's connections migrate; the
+	// others wait here, then find nothing left to do.
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, riverMigrationLock); err != nil {
+		return fmt.Errorf("db: river migrate lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, riverMigrationLock)
+	}()
 	// River's migrator needs a pool: some of its versions cannot share one
 	// transaction (an enum value added and used).
 	pool, err := pgxpool.New(ctx, conn.Config().ConnString())
