@@ -27,6 +27,9 @@ type MediaFile struct {
 	SourceURL   string
 	PublicUntil *time.Time
 	UploadedBy  int64 // 0: fetched by Classline
+	// BroadcastID is the broadcast that sends the file (0: none). Such a
+	// file has no MessageID: it goes out on every recipient's message.
+	BroadcastID int64
 	CreatedAt   time.Time
 	// ConversationID and DepartmentID are the attached message's, for
 	// deciding who may download the file; 0 and nil when there is none.
@@ -85,7 +88,7 @@ func InsertMediaFileTx(ctx context.Context, q Querier, f NewMediaFile) (id int64
 }
 
 const mediaFileColumns = `f.id, f.token, coalesce(f.message_id, 0), f.direction, f.content_type, f.filename, f.size_bytes,
-	f.source_url, f.public_until, coalesce(f.uploaded_by, 0), f.created_at, coalesce(m.conversation_id, 0), c.department_id`
+	f.source_url, f.public_until, coalesce(f.uploaded_by, 0), coalesce(f.broadcast_id, 0), f.created_at, coalesce(m.conversation_id, 0), c.department_id`
 
 // The joins find the department that may see the file: message → conversation.
 const mediaFileFrom = ` FROM media_files f
@@ -95,7 +98,7 @@ const mediaFileFrom = ` FROM media_files f
 func scanMediaFile(row pgx.Row) (MediaFile, error) {
 	var f MediaFile
 	err := row.Scan(&f.ID, &f.Token, &f.MessageID, &f.Direction, &f.ContentType, &f.Filename, &f.Size,
-		&f.SourceURL, &f.PublicUntil, &f.UploadedBy, &f.CreatedAt, &f.ConversationID, &f.DepartmentID)
+		&f.SourceURL, &f.PublicUntil, &f.UploadedBy, &f.BroadcastID, &f.CreatedAt, &f.ConversationID, &f.DepartmentID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return f, ErrNotFound
 	}
@@ -152,8 +155,10 @@ func (d *DB) ExtendMediaPublic(ctx context.Context, id int64, dur time.Duration)
 }
 
 // AttachMediaFilesTx links uploaded files to the outbound message that sends
-// them. Only outbound files not attached to any message qualify; when any id
-// does not, nothing is attached and the error wraps ErrNotFound.
+// them. Only outbound files not attached to any message nor held by a
+// broadcast qualify (a broadcast's file goes out on every recipient's
+// message, so one message may not take it); when any id does not, nothing
+// is attached and the error wraps ErrNotFound.
 func AttachMediaFilesTx(ctx context.Context, q Querier, messageID int64, fileIDs []int64) error {
 	ids := slices.Clone(fileIDs)
 	slices.Sort(ids)
@@ -162,13 +167,13 @@ func AttachMediaFilesTx(ctx context.Context, q Querier, messageID int64, fileIDs
 		return nil
 	}
 	tag, err := q.Exec(ctx, `UPDATE media_files SET message_id = $1
-		WHERE id = ANY($2) AND message_id IS NULL AND direction = 'outbound'`, messageID, ids)
+		WHERE id = ANY($2) AND message_id IS NULL AND broadcast_id IS NULL AND direction = 'outbound'`, messageID, ids)
 	if err != nil {
 		return fmt.Errorf("db: attach media to message %d: %w", messageID, err)
 	}
 	if n := tag.RowsAffected(); n != int64(len(ids)) {
 		// The caller's transaction rolls back, undoing the partial update.
-		return fmt.Errorf("db: attach media to message %d: %d of %d files are unknown, inbound or already attached: %w",
+		return fmt.Errorf("db: attach media to message %d: %d of %d files are unknown, inbound, already attached or a broadcast's: %w",
 			messageID, int64(len(ids))-n, len(ids), ErrNotFound)
 	}
 	return nil
@@ -176,9 +181,12 @@ func AttachMediaFilesTx(ctx context.Context, q Querier, messageID int64, fileIDs
 
 // DeleteUnattachedUploads removes outbound uploads never attached to a
 // message (the reply was abandoned, or its message deleted) older than age.
+// Files held by a broadcast are kept whatever their age: a scheduled,
+// waiting or running broadcast sends them later, and its messages show them.
 func (d *DB) DeleteUnattachedUploads(ctx context.Context, age time.Duration) (int64, error) {
 	tag, err := d.Pool.Exec(ctx, `DELETE FROM media_files
-		WHERE message_id IS NULL AND direction = 'outbound' AND created_at < now() - $1::float8 * interval '1 second'`, age.Seconds())
+		WHERE message_id IS NULL AND broadcast_id IS NULL AND direction = 'outbound'
+		  AND created_at < now() - $1::float8 * interval '1 second'`, age.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("db: delete unattached uploads: %w", err)
 	}

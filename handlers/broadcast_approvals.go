@@ -128,7 +128,7 @@ func (s *Server) broadcastSettingsForm(c echo.Context) (pages.BroadcastSettingsF
 // saveBroadcastSettings saves the Broadcasts fieldset of the settings page.
 func (s *Server) saveBroadcastSettings(c echo.Context) error {
 	in := broadcastdraft.SettingsInput{ApprovalThreshold: c.FormValue("approval_threshold"), PriceSMS: c.FormValue("price_sms"),
-		PriceWhatsApp: c.FormValue("price_whatsapp"), Currency: c.FormValue("currency")}
+		PriceWhatsApp: c.FormValue("price_whatsapp"), PriceMMS: c.FormValue("price_mms"), Currency: c.FormValue("currency")}
 	f := pages.BroadcastSettingsForm{Input: in, Errors: map[string]string{}}
 	p := s.page(c, "Settings", "settings")
 	st, errs := in.Validate()

@@ -95,6 +95,9 @@ func (s *Server) wizardView(c echo.Context, row db.BroadcastRow, spec broadcast.
 		if v.Template, err = s.wizardTemplateVars(c, v.Content, nil, false); err != nil {
 			return v, err
 		}
+		if v.Attachments, err = svc.Attachments(ctx, row.ID, spec.Content.MediaFileIDs); err != nil {
+			return v, err
+		}
 	case broadcastdraft.StepSender:
 		if err := s.fillSenders(c, &v, spec.Content); err != nil {
 			return v, err
@@ -186,7 +189,7 @@ func contentInput(c echo.Context) broadcastdraft.ContentInput {
 	in := broadcastdraft.ContentInput{Purpose: c.FormValue("purpose"), Mode: c.FormValue("mode"), SMSBody: c.FormValue("sms_body"),
 		Urgent: c.FormValue("urgent") != "", FallbackMinutes: c.FormValue("fallback_minutes"),
 		FallbackUnlessRead: c.FormValue("fallback_unless_read") != "",
-		VarFields:          map[string]string{}, VarValues: map[string]string{}}
+		VarFields:          map[string]string{}, VarValues: map[string]string{}, MediaFileIDs: formIDs(c, "media_file_id")}
 	in.TemplateID, _ = strconv.ParseInt(c.FormValue("template_id"), 10, 64)
 	form, _ := c.FormParams()
 	for k, v := range form {
@@ -213,7 +216,7 @@ func navOf(v string) broadcastdraft.Nav {
 	switch v {
 	case "back":
 		return broadcastdraft.NavBack
-	case "refresh", "csv":
+	case "refresh", "csv", "attach":
 		return broadcastdraft.NavStay
 	}
 	return broadcastdraft.NavNext
@@ -262,10 +265,11 @@ func (s *Server) wizardStep(c echo.Context) error {
 		return s.wizardSend(c, id)
 	}
 	var (
-		next   int
-		errs   broadcastdraft.FieldErrors
-		notice string
-		keep   func(*pages.WizardView) // puts back what was typed
+		next     int
+		errs     broadcastdraft.FieldErrors
+		notice   string
+		attached bool                    // a file was just attached (step 2)
+		keep     func(*pages.WizardView) // puts back what was typed
 	)
 	switch step {
 	case broadcastdraft.StepAudience:
@@ -283,8 +287,35 @@ func (s *Server) wizardStep(c echo.Context) error {
 		keep = func(v *pages.WizardView) { v.Audience = in }
 	case broadcastdraft.StepContent:
 		in := contentInput(c)
+		// The file field: chosen (htmx posts it on change, with nav=attach),
+		// or sent with Continue or Back by a browser without JavaScript.
+		fh, ferr := c.FormFile("attachment")
+		if ferr == nil && fh.Size > 0 {
+			f, err := fh.Open()
+			if err != nil {
+				return fmt.Errorf("open the uploaded attachment: %w", err)
+			}
+			defer f.Close()
+			in.Upload = &broadcastdraft.Upload{Filename: fh.Filename, DeclaredType: fh.Header.Get("Content-Type"), Body: f}
+		}
 		next, errs, err = svc.SaveContent(ctx, *u, ip, id, in, nav)
-		keep = func(v *pages.WizardView) { v.Content = in }
+		if navText == "attach" {
+			// Only the file's own problem: the rest is checked on Continue.
+			switch {
+			case in.Upload == nil:
+				errs = broadcastdraft.FieldErrors{"media": "Choose a file to attach."}
+			case errs["media"] != "":
+				errs = broadcastdraft.FieldErrors{"media": errs["media"]}
+			default:
+				errs, attached = nil, true
+			}
+		}
+		keep = func(v *pages.WizardView) {
+			// As typed, but the attachments as stored: only those kept.
+			ids := v.Content.MediaFileIDs
+			v.Content = in
+			v.Content.MediaFileIDs, v.Content.Upload = ids, nil
+		}
 	case broadcastdraft.StepSender:
 		in := senderInput(c)
 		next, errs, err = svc.SaveSender(ctx, *u, ip, id, in, nav)
@@ -313,6 +344,9 @@ func (s *Server) wizardStep(c echo.Context) error {
 		return err
 	}
 	v.Notice = notice
+	if attached && len(v.Attachments) > 0 {
+		v.Notice = "Attached " + v.Attachments[len(v.Attachments)-1].Filename + "."
+	}
 	status := http.StatusOK
 	if next == step && keep != nil {
 		keep(&v)
@@ -476,4 +510,48 @@ func (s *Server) wizardSMSCount(c echo.Context) error {
 		s.Log.Warn("broadcast autosave", "broadcast_id", id, "err", err)
 	}
 	return render(c, http.StatusOK, pages.BroadcastSMSCount(body), nil)
+}
+
+// wizardRemoveAttachment takes a file off a draft. htmx posts the content
+// step's fields along: the step comes back with them as typed (unsaved, as
+// before the click) and the attachments as stored; a plain form (its own
+// small form, without JavaScript) goes back to the step as saved.
+func (s *Server) wizardRemoveAttachment(c echo.Context) error {
+	id, err := broadcastID(c)
+	if err != nil {
+		return err
+	}
+	fileID, _ := strconv.ParseInt(c.FormValue("file_id"), 10, 64)
+	ctx := c.Request().Context()
+	u, svc := currentUser(c), s.drafts()
+	err = svc.RemoveAttachment(ctx, *u, c.RealIP(), id, fileID)
+	if errors.Is(err, broadcastdraft.ErrNotDraft) {
+		return redirect(c, components.BroadcastURL(id))
+	}
+	if err != nil {
+		return broadcastErr(err)
+	}
+	stepURL := fmt.Sprintf("%s/edit?step=%d", components.BroadcastURL(id), broadcastdraft.StepContent)
+	if !isHTMX(c) {
+		return c.Redirect(http.StatusSeeOther, stepURL)
+	}
+	row, spec, err := svc.Get(ctx, *u, id)
+	if err != nil {
+		return broadcastErr(err)
+	}
+	v, err := s.wizardView(c, row, spec, broadcastdraft.StepContent)
+	if err != nil {
+		return err
+	}
+	if c.FormValue("mode") != "" {
+		ids := v.Content.MediaFileIDs
+		v.Content = contentInput(c)
+		v.Content.MediaFileIDs = ids
+		if err := s.refreshTyped(c, &v, spec); err != nil {
+			return err
+		}
+	}
+	v.Notice = "Attachment removed."
+	c.Response().Header().Set("HX-Push-Url", stepURL)
+	return s.renderWizard(c, http.StatusOK, v)
 }

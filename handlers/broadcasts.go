@@ -40,6 +40,7 @@ func (s *Server) broadcastRoutes(app *echo.Group) {
 	app.GET("/broadcasts/:id/contacts", s.wizardContacts)
 	app.GET("/broadcasts/:id/template", s.wizardTemplate)
 	app.POST("/broadcasts/:id/sms-count", s.wizardSMSCount)
+	app.POST("/broadcasts/:id/attachments/remove", s.wizardRemoveAttachment)
 	app.POST("/broadcasts/:id/pause", s.broadcastControl("pause"))
 	app.POST("/broadcasts/:id/resume", s.broadcastControl("resume"))
 	app.POST("/broadcasts/:id/cancel", s.broadcastControl("cancel"))
@@ -53,7 +54,7 @@ func (s *Server) broadcastRoutes(app *echo.Group) {
 const broadcastPageSize = 25
 
 func (s *Server) drafts() *broadcastdraft.Service {
-	return &broadcastdraft.Service{DB: s.DB, Engine: s.Broadcasts, Region: s.Config.DefaultRegion, Location: s.tz(), Now: s.Now}
+	return &broadcastdraft.Service{DB: s.DB, Engine: s.Broadcasts, Media: s.Media, Region: s.Config.DefaultRegion, Location: s.tz(), Now: s.Now}
 }
 
 func (s *Server) tz() *time.Location {
@@ -76,6 +77,9 @@ func broadcastErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, broadcastdraft.ErrAttachmentGone):
+		// Before ErrNotFound: the claim's error wraps db.ErrNotFound too.
+		return echo.NewHTTPError(http.StatusConflict, "An attachment was sent or attached elsewhere just now: go back to the content step and attach the file again.")
 	case errors.Is(err, broadcastdraft.ErrNotFound):
 		return echo.NewHTTPError(http.StatusNotFound, "There is no such broadcast, or it belongs to a department you are not in.")
 	case errors.Is(err, broadcastdraft.ErrNotDraft):
@@ -86,6 +90,8 @@ func broadcastErr(err error) error {
 		return echo.NewHTTPError(http.StatusForbidden, "Only admins can do that.")
 	case errors.Is(err, broadcastdraft.ErrNoEngine):
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "Broadcasts are not running on this server.")
+	case errors.Is(err, broadcastdraft.ErrNoMedia):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "Attachments cannot be stored on this server.")
 	}
 	return err
 }
@@ -205,6 +211,9 @@ func (s *Server) broadcastPageView(c echo.Context, row db.BroadcastRow, spec bro
 		return pages.BroadcastPageView{}, err
 	}
 	v := pages.BroadcastPageView{Live: live, Spec: spec, Errors: map[string]string{}}
+	if v.Attachments, err = s.drafts().Attachments(ctx, row.ID, spec.Content.MediaFileIDs); err != nil {
+		return v, err
+	}
 	if spec.Content.TemplateID != 0 && spec.Content.Mode != broadcast.ModeSMS {
 		if t, err := s.DB.TemplateByID(ctx, spec.Content.TemplateID); err == nil {
 			v.TemplateName = t.LogicalName

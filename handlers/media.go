@@ -18,8 +18,10 @@ import (
 // URLs Twilio fetches outbound media from.
 //
 //	GET /media/:id             staff: a file of a conversation in one of their
-//	                           departments (admins: all); an upload not yet
-//	                           sent, only to its uploader. Otherwise 404.
+//	                           departments (admins: all); a broadcast's file,
+//	                           to whoever sees the broadcast or a conversation
+//	                           it went to; an upload not yet sent, only to its
+//	                           uploader. Otherwise 404.
 //	GET|HEAD /public/media/:token  no session: an outbound file while its
 //	                           token is valid (Twilio issues HEAD and GET).
 func (s *Server) mediaRoutes(e *echo.Echo, app *echo.Group) {
@@ -46,7 +48,14 @@ func (s *Server) mediaFile(c echo.Context) error {
 	// Files of conversations the user may not see answer exactly as missing
 	// ones, so ids reveal nothing.
 	if f.MessageID == 0 {
-		if f.Direction != "outbound" || f.UploadedBy != u.ID {
+		// A broadcast's file is on no single message: its broadcast decides.
+		ok := f.Direction == "outbound" && f.UploadedBy == u.ID
+		if !ok && f.BroadcastID != 0 {
+			if ok, err = s.drafts().CanSeeAttachment(ctx, *u, f.BroadcastID); err != nil {
+				return err
+			}
+		}
+		if !ok {
 			return echo.NewHTTPError(http.StatusNotFound)
 		}
 	} else if f.ConversationID == 0 || !messaging.CanSee(*u, f.DepartmentID) {

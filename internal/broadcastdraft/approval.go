@@ -58,6 +58,8 @@ type Review struct {
 	Quiet          policy.QuietHours
 	QuietNow       bool      // quiet hours hold non-urgent broadcasts right now
 	QuietEnds      time.Time // when they end, if QuietNow
+	// Attachments are the files sent with the SMS text (as MMS).
+	Attachments []db.MediaFile
 }
 
 // Cost is the summary's estimate in the settings' currency.
@@ -108,6 +110,9 @@ func (s *Service) Review(ctx context.Context, u db.User, b db.Broadcast) (Review
 	if r.Settings, err = LoadSettings(ctx, s.DB); err != nil {
 		return r, err
 	}
+	if r.Attachments, err = s.Attachments(ctx, b.ID, spec.Content.MediaFileIDs); err != nil {
+		return r, err
+	}
 	q, err := s.DB.QuietHours(ctx)
 	if err != nil {
 		// Unreadable: the default keeps nights quiet, as the engine does.
@@ -127,7 +132,7 @@ func (s *Service) Review(ctx context.Context, u db.User, b db.Broadcast) (Review
 		r.PlanError = "Classline cannot work out the recipients: " + err.Error()
 		return r, nil
 	}
-	r.Summary = Summarize(plan, r.Settings)
+	r.Summary = SummarizeContent(plan, r.Settings, spec.Content)
 	r.NeedsApproval, r.ApprovalReason = NeedsApproval(r.Settings, r.Summary.WillSend(), b.Urgent, u)
 	r.Samples, err = s.samples(ctx, r.Summary.Samples)
 	return r, err

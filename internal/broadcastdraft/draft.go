@@ -17,6 +17,7 @@ import (
 
 	"github.com/classline/classline/db"
 	"github.com/classline/classline/internal/broadcast"
+	"github.com/classline/classline/internal/media"
 	"github.com/classline/classline/internal/policy"
 )
 
@@ -30,12 +31,20 @@ var (
 	ErrNotDraft = errors.New("broadcastdraft: the broadcast is no longer a draft")
 	// ErrNoEngine: the broadcast engine is not running in this process.
 	ErrNoEngine = errors.New("broadcastdraft: the broadcast engine is not running")
+	// ErrNoMedia: attachments cannot be stored (no media service).
+	ErrNoMedia = errors.New("broadcastdraft: attachments cannot be stored here")
+	// ErrAttachmentGone: a file checked a moment ago was taken by a message
+	// or another draft before the draft was saved.
+	ErrAttachmentGone = errors.New("broadcastdraft: an attachment was taken meanwhile")
 )
 
 // Service reads and writes drafts and their approval.
 type Service struct {
-	DB       *db.DB
-	Engine   *broadcast.Engine
+	DB     *db.DB
+	Engine *broadcast.Engine
+	// Media stores attachments uploaded in the content step, as the
+	// composer's uploads are (nil: attaching answers ErrNoMedia).
+	Media    *media.Service
 	Region   string         // DEFAULT_REGION, for pasted numbers
 	Location *time.Location // SCHOOL_TIMEZONE
 	Now      func() time.Time
@@ -138,7 +147,10 @@ const (
 )
 
 // save stores a draft changed by one step and returns the step to show.
-func (s *Service) save(ctx context.Context, u db.User, ip string, b db.Broadcast, spec broadcast.Spec, step int, nav Nav, errs FieldErrors) (int, error) {
+// also, when given, runs in the same transaction once the draft is saved
+// (attachments claimed with the content that lists them).
+func (s *Service) save(ctx context.Context, u db.User, ip string, b db.Broadcast, spec broadcast.Spec, step int, nav Nav, errs FieldErrors,
+	also ...func(pgx.Tx) error) (int, error) {
 	next := step
 	switch {
 	case nav == NavNext && len(errs) == 0:
@@ -162,6 +174,11 @@ func (s *Service) save(ctx context.Context, u db.User, ip string, b db.Broadcast
 		}
 		if !ok {
 			return ErrNotDraft
+		}
+		for _, f := range also {
+			if err := f(tx); err != nil {
+				return err
+			}
 		}
 		if nav == NavAuto {
 			return nil
@@ -221,7 +238,10 @@ func (s *Service) Template(ctx context.Context, id int64) (*db.Template, error) 
 	return &t, nil
 }
 
-// SaveContent saves step 2.
+// SaveContent saves step 2. A file in in.Upload is stored as the composer
+// stores its uploads (checked against Twilio's MMS rules: attachments go
+// with the SMS text) and added to the attachments; a file refused comes back
+// as the "media" error, with everything else typed saved.
 func (s *Service) SaveContent(ctx context.Context, u db.User, ip string, id int64, in ContentInput, nav Nav) (int, FieldErrors, error) {
 	b, spec, err := s.draft(ctx, u, id)
 	if err != nil {
@@ -231,10 +251,149 @@ func (s *Service) SaveContent(ctx context.Context, u db.User, ip string, id int6
 	if err != nil {
 		return StepContent, nil, err
 	}
+	var uploaded *db.Media
+	uploadErr := ""
+	if in.Upload != nil {
+		if s.Media == nil {
+			return StepContent, nil, ErrNoMedia
+		}
+		md, err := s.Media.Upload(ctx, u.ID, media.ChannelSMS, in.Upload.Filename, in.Upload.DeclaredType, in.Upload.Body)
+		var refused *media.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			uploadErr = refused.Reason
+		case err != nil:
+			return StepContent, nil, fmt.Errorf("attach a file to broadcast %d: %w", id, err)
+		default:
+			uploaded = &md
+			in.MediaFileIDs = append(slices.Clone(in.MediaFileIDs), md.FileID)
+		}
+	}
 	content, purpose, urgent, errs := in.Build(tpl)
+	files, mediaErr, err := s.attachable(ctx, u, b.ID, content.MediaFileIDs)
+	if err != nil {
+		return StepContent, nil, err
+	}
+	content.MediaFileIDs = fileIDs(files)
+	switch {
+	case uploadErr != "":
+		errs = withError(errs, "media", uploadErr)
+	case mediaErr != "":
+		errs = withError(errs, "media", mediaErr)
+	}
 	spec.Content, b.Purpose, b.Urgent = content, purpose, urgent
-	next, err := s.save(ctx, u, ip, b, spec, StepContent, nav, errs)
+	claim := func(tx pgx.Tx) error {
+		if err := db.SetBroadcastMediaTx(ctx, tx, b.ID, content.MediaFileIDs); errors.Is(err, db.ErrNotFound) {
+			return fmt.Errorf("%w: %w", ErrAttachmentGone, err)
+		} else if err != nil {
+			return err
+		}
+		if uploaded == nil || !slices.Contains(content.MediaFileIDs, uploaded.FileID) {
+			return nil
+		}
+		uid := u.ID
+		return db.AuditTx(ctx, tx, &uid, "broadcast.attachment_added", subject(b.ID), nil,
+			map[string]any{"file_id": uploaded.FileID, "filename": uploaded.Filename, "content_type": uploaded.ContentType, "size": uploaded.Size}, ip)
+	}
+	next, err := s.save(ctx, u, ip, b, spec, StepContent, nav, errs, claim)
 	return next, errs, err
+}
+
+func withError(errs FieldErrors, field, text string) FieldErrors {
+	if errs == nil {
+		errs = FieldErrors{}
+	}
+	errs[field] = text
+	return errs
+}
+
+func fileIDs(files []db.MediaFile) []int64 {
+	var ids []int64
+	for _, f := range files {
+		ids = append(ids, f.ID)
+	}
+	return ids
+}
+
+// attachable keeps, of ids in order, the files u may attach to draft
+// broadcastID (those it holds already, and u's own uploads no message or
+// broadcast holds) while they fit one MMS: Twilio's types, at most
+// MMSMaxFiles and MMSMaxBytes together. The files left out are said in
+// words ("" when none).
+func (s *Service) attachable(ctx context.Context, u db.User, broadcastID int64, ids []int64) ([]db.MediaFile, string, error) {
+	if len(ids) == 0 {
+		return nil, "", nil
+	}
+	found, err := s.DB.BroadcastMediaCandidates(ctx, broadcastID, u.ID, ids)
+	if err != nil {
+		return nil, "", err
+	}
+	var kept []db.MediaFile
+	var total int64
+	problem := ""
+	if len(found) < len(ids) {
+		// Not told apart on purpose: whose a file is, or whether it exists,
+		// is nothing to reveal.
+		problem = "An attachment is no longer available, or is not one you uploaded: attach the file again."
+	}
+	for _, f := range found {
+		if err := media.CheckOutbound(media.ChannelSMS, f.ContentType, f.Size); err != nil {
+			problem = err.Error()
+			continue
+		}
+		if err := media.CheckOutboundTotal(media.ChannelSMS, len(kept)+1, total+f.Size); err != nil {
+			problem = err.Error() + " " + f.Filename + " was not attached."
+			continue
+		}
+		kept, total = append(kept, f), total+f.Size
+	}
+	return kept, problem, nil
+}
+
+// Attachments are the files broadcast b holds among ids, in order, for
+// showing them.
+func (s *Service) Attachments(ctx context.Context, broadcastID int64, ids []int64) ([]db.MediaFile, error) {
+	return s.DB.BroadcastMediaFiles(ctx, broadcastID, ids)
+}
+
+// RemoveAttachment takes a file off a draft (audited); nothing else of the
+// draft changes. The file is let go and pruned like any abandoned upload.
+// Removing a file the draft does not have does nothing.
+func (s *Service) RemoveAttachment(ctx context.Context, u db.User, ip string, id, fileID int64) error {
+	b, spec, err := s.draft(ctx, u, id)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(spec.Content.MediaFileIDs, fileID) {
+		return nil
+	}
+	spec.Content.MediaFileIDs = slices.DeleteFunc(slices.Clone(spec.Content.MediaFileIDs), func(x int64) bool { return x == fileID })
+	release := func(tx pgx.Tx) error {
+		if err := db.SetBroadcastMediaTx(ctx, tx, b.ID, spec.Content.MediaFileIDs); err != nil {
+			return err
+		}
+		uid := u.ID
+		return db.AuditTx(ctx, tx, &uid, "broadcast.attachment_removed", subject(b.ID), map[string]any{"file_id": fileID}, nil, ip)
+	}
+	_, err = s.save(ctx, u, ip, b, spec, StepContent, NavAuto, nil, release)
+	return err
+}
+
+// CanSeeAttachment reports whether u may download a file broadcast
+// broadcastID holds: whoever may see the broadcast (CanSee), and staff who
+// see a conversation one of its messages went to (the message shows it).
+func (s *Service) CanSeeAttachment(ctx context.Context, u db.User, broadcastID int64) (bool, error) {
+	b, err := s.DB.BroadcastByID(ctx, broadcastID)
+	if errors.Is(err, db.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if CanSee(u, b) {
+		return true, nil
+	}
+	return s.DB.BroadcastReachedDepartments(ctx, broadcastID, u.DepartmentIDs)
 }
 
 // Departments are those u may send a broadcast from.

@@ -2,6 +2,7 @@ package broadcastdraft
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -131,12 +132,24 @@ type ContentInput struct {
 	Urgent               bool
 	FallbackMinutes      string
 	FallbackUnlessRead   bool
+	// MediaFileIDs are the files attached (the form lists them); SaveContent
+	// keeps only those the person may attach. Upload is a file just chosen,
+	// to store and add to them.
+	MediaFileIDs []int64
+	Upload       *Upload
+}
+
+// Upload is a file chosen in the content step's Attachment field.
+type Upload struct {
+	Filename, DeclaredType string
+	Body                   io.Reader
 }
 
 // ContentInputOf is stored content as the form shows it.
 func ContentInputOf(purpose string, urgent bool, c broadcast.Content) ContentInput {
 	in := ContentInput{Purpose: purpose, Mode: c.Mode, TemplateID: c.TemplateID, VarFields: c.VariableFields,
-		VarValues: c.VariableValues, SMSBody: c.SMSBody, Urgent: urgent, FallbackUnlessRead: c.FallbackUnlessRead}
+		VarValues: c.VariableValues, SMSBody: c.SMSBody, Urgent: urgent, FallbackUnlessRead: c.FallbackUnlessRead,
+		MediaFileIDs: c.MediaFileIDs}
 	if c.FallbackMinutes > 0 {
 		in.FallbackMinutes = strconv.Itoa(c.FallbackMinutes)
 	}
@@ -163,7 +176,7 @@ func UsesSMS(c broadcast.Content) bool {
 func (in ContentInput) Build(tpl *db.Template) (broadcast.Content, string, bool, FieldErrors) {
 	errs := FieldErrors{}
 	c := broadcast.Content{Mode: in.Mode, SMSBody: strings.TrimSpace(strings.ReplaceAll(in.SMSBody, "\r\n", "\n")),
-		FallbackUnlessRead: in.FallbackUnlessRead}
+		FallbackUnlessRead: in.FallbackUnlessRead, MediaFileIDs: uniqueIDs(in.MediaFileIDs)}
 	purpose := in.Purpose
 	if !policy.ValidPurpose(purpose) {
 		errs["purpose"] = "Choose what the broadcast is for: school business or promotional."
@@ -237,6 +250,13 @@ func (in ContentInput) Build(tpl *db.Template) (broadcast.Content, string, bool,
 	}
 	if !urgent || c.FallbackMinutes == 0 {
 		c.FallbackUnlessRead = false
+	}
+	// Attachments travel with the SMS text only: WhatsApp broadcasts are
+	// approved templates, which carry their own media (a template's header
+	// picture) and take no other. Kept with the error, so choosing a
+	// channel with SMS again brings them back.
+	if len(c.MediaFileIDs) > 0 && !UsesSMS(c) && errs["media"] == "" {
+		errs["media"] = "Attachments go with the SMS text, and a WhatsApp-only broadcast sends none: WhatsApp templates carry their own picture. Remove the attachment, or choose a channel with SMS."
 	}
 	return c, purpose, urgent, nilIfEmpty(errs)
 }

@@ -18,6 +18,7 @@ const (
 	KeyApprovalThreshold = "broadcast_approval_threshold" // a number of recipients
 	KeyPriceSMS          = "broadcast_price_sms_segment"  // decimal text, per SMS segment
 	KeyPriceWhatsApp     = "broadcast_price_whatsapp"     // decimal text, per WhatsApp message
+	KeyPriceMMS          = "broadcast_price_mms"          // decimal text, per picture message (MMS)
 	KeyCurrency          = "broadcast_currency"           // ISO 4217 code
 )
 
@@ -33,19 +34,23 @@ type Settings struct {
 	// Prices are decimal text as typed ("0.0083"), so they print back as
 	// entered; they only estimate the cost shown on the review.
 	PriceSMS, PriceWhatsApp string
-	Currency                string
+	// PriceMMS is per picture message: an SMS carrying the broadcast's
+	// attachments is billed as one MMS, whatever the length of its text.
+	PriceMMS string
+	Currency string
 }
 
 // DefaultSettings are Twilio's list prices in the US at the time of writing
-// (an SMS segment; a WhatsApp utility template with Twilio's fee): an
-// estimate until an admin enters the school's own.
+// (an SMS segment; a WhatsApp utility template with Twilio's fee; an MMS,
+// rounded up): an estimate until an admin enters the school's own.
 func DefaultSettings() Settings {
-	return Settings{ApprovalThreshold: 500, PriceSMS: "0.0083", PriceWhatsApp: "0.0130", Currency: "USD"}
+	return Settings{ApprovalThreshold: 500, PriceSMS: "0.0083", PriceWhatsApp: "0.0130", PriceMMS: "0.0200", Currency: "USD"}
 }
 
-// SMSPrice and WhatsAppPrice are the prices as numbers (0 when unreadable).
+// SMSPrice, WhatsAppPrice and MMSPrice are the prices as numbers (0 when unreadable).
 func (s Settings) SMSPrice() float64      { return price(s.PriceSMS) }
 func (s Settings) WhatsAppPrice() float64 { return price(s.PriceWhatsApp) }
+func (s Settings) MMSPrice() float64      { return price(s.PriceMMS) }
 
 func price(text string) float64 {
 	v, err := strconv.ParseFloat(strings.TrimSpace(text), 64)
@@ -65,7 +70,8 @@ func LoadSettings(ctx context.Context, d *db.DB) (Settings, error) {
 	} else if found && err == nil && n >= 0 {
 		s.ApprovalThreshold = n
 	}
-	for key, dst := range map[string]*string{KeyPriceSMS: &s.PriceSMS, KeyPriceWhatsApp: &s.PriceWhatsApp, KeyCurrency: &s.Currency} {
+	for key, dst := range map[string]*string{KeyPriceSMS: &s.PriceSMS, KeyPriceWhatsApp: &s.PriceWhatsApp, KeyPriceMMS: &s.PriceMMS,
+		KeyCurrency: &s.Currency} {
 		var v string
 		found, err := d.GetSetting(ctx, key, &v)
 		if err != nil && !found {
@@ -80,12 +86,13 @@ func LoadSettings(ctx context.Context, d *db.DB) (Settings, error) {
 
 // SettingsInput is the settings fieldset as typed.
 type SettingsInput struct {
-	ApprovalThreshold, PriceSMS, PriceWhatsApp, Currency string
+	ApprovalThreshold, PriceSMS, PriceWhatsApp, PriceMMS, Currency string
 }
 
 // InputOf is stored settings as the form shows them.
 func (s Settings) InputOf() SettingsInput {
-	return SettingsInput{ApprovalThreshold: strconv.Itoa(s.ApprovalThreshold), PriceSMS: s.PriceSMS, PriceWhatsApp: s.PriceWhatsApp, Currency: s.Currency}
+	return SettingsInput{ApprovalThreshold: strconv.Itoa(s.ApprovalThreshold), PriceSMS: s.PriceSMS, PriceWhatsApp: s.PriceWhatsApp,
+		PriceMMS: s.PriceMMS, Currency: s.Currency}
 }
 
 // Validate checks the fieldset; errors are keyed by form field.
@@ -111,6 +118,13 @@ func (in SettingsInput) Validate() (Settings, FieldErrors) {
 	}
 	s.PriceSMS = checkPrice("price_sms", in.PriceSMS)
 	s.PriceWhatsApp = checkPrice("price_whatsapp", in.PriceWhatsApp)
+	// Left empty (or a form from before the field existed): the default,
+	// rather than refusing the other settings over a price rarely used.
+	if strings.TrimSpace(in.PriceMMS) == "" {
+		s.PriceMMS = DefaultSettings().PriceMMS
+	} else {
+		s.PriceMMS = checkPrice("price_mms", in.PriceMMS)
+	}
 	s.Currency = strings.ToUpper(strings.TrimSpace(in.Currency))
 	if len(s.Currency) != 3 || strings.Trim(s.Currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
 		errs["currency"] = "Enter the three-letter currency code of your Twilio account, e.g. USD, GBP, EUR."
@@ -134,7 +148,7 @@ func SaveSettings(ctx context.Context, d *db.DB, u db.User, ip string, s Setting
 	uid := u.ID
 	err = d.InTx(ctx, func(tx pgx.Tx) error {
 		for key, v := range map[string]any{KeyApprovalThreshold: s.ApprovalThreshold, KeyPriceSMS: s.PriceSMS,
-			KeyPriceWhatsApp: s.PriceWhatsApp, KeyCurrency: s.Currency} {
+			KeyPriceWhatsApp: s.PriceWhatsApp, KeyPriceMMS: s.PriceMMS, KeyCurrency: s.Currency} {
 			if err := db.SetSettingTx(ctx, tx, key, v); err != nil {
 				return err
 			}

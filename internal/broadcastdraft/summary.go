@@ -19,9 +19,14 @@ type Summary struct {
 	WhatsApp, SMS       int // recipients that will be sent to, per channel
 	Skipped             []SkipGroup
 	SkippedTotal        int
-	SMSSegments         int
-	Cost                float64
-	Samples             []db.NewRecipient // up to three that will be sent to
+	SMSSegments         int // of the SMS sent as plain text
+	// MMS counts the SMS recipients whose message carries the broadcast's
+	// attachments (priced per MMS, not per segment); MMSAbroad those of
+	// them whose number is outside the US and Canada, where Twilio does
+	// not deliver MMS.
+	MMS, MMSAbroad int
+	Cost           float64
+	Samples        []db.NewRecipient // up to three that will be sent to
 }
 
 // WillSend counts the recipients that will get a message.
@@ -35,7 +40,15 @@ type SkipGroup struct {
 
 // Summarize counts a plan and prices it with the settings.
 func Summarize(p broadcast.Plan, st Settings) Summary {
+	return SummarizeContent(p, st, broadcast.Content{})
+}
+
+// SummarizeContent is Summarize for a broadcast saying c: with attachments,
+// each SMS goes as one MMS, as the engine sends it (media on every message
+// that is not a WhatsApp template).
+func SummarizeContent(p broadcast.Plan, st Settings, c broadcast.Content) Summary {
 	var s Summary
+	media := len(c.MediaFileIDs) > 0
 	people := map[int64]bool{}
 	typed := map[string]bool{}
 	numbers := map[string]bool{}
@@ -59,9 +72,16 @@ func Summarize(p broadcast.Plan, st Settings) Summary {
 			s.SkippedTotal++
 			continue
 		}
-		if r.Channel == policy.ChannelWhatsApp {
+		switch {
+		case r.Channel == policy.ChannelWhatsApp:
 			s.WhatsApp++
-		} else {
+		case media:
+			s.SMS++
+			s.MMS++
+			if !policy.MMSReachable(r.Phone) {
+				s.MMSAbroad++
+			}
+		default:
 			s.SMS++
 			s.SMSSegments += max(r.Segments, 1)
 		}
@@ -76,7 +96,7 @@ func Summarize(p broadcast.Plan, st Settings) Summary {
 		}
 		return s.Skipped[i].Code < s.Skipped[j].Code
 	})
-	s.Cost = float64(s.SMSSegments)*st.SMSPrice() + float64(s.WhatsApp)*st.WhatsAppPrice()
+	s.Cost = float64(s.SMSSegments)*st.SMSPrice() + float64(s.MMS)*st.MMSPrice() + float64(s.WhatsApp)*st.WhatsAppPrice()
 	s.Samples = samples(p.Recipients, 3)
 	return s
 }

@@ -584,7 +584,18 @@ func isPlain(r rune) bool {
 
 // AcceptAttribute is the accept= list of a file field: every type WhatsApp
 // or MMS takes, with extensions for browsers that filter by those.
-func AcceptAttribute() string {
+func AcceptAttribute() string { return accept(whatsAppTypes, mmsTypes) }
+
+// AcceptAttributeFor is the accept= list of a file field whose file goes on
+// one channel only (a broadcast's attachment travels by MMS).
+func AcceptAttributeFor(channel string) string {
+	if channel == ChannelWhatsApp {
+		return accept(whatsAppTypes)
+	}
+	return accept(mmsTypes)
+}
+
+func accept(tables ...map[string]kind) string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(s string) {
@@ -593,7 +604,7 @@ func AcceptAttribute() string {
 			out = append(out, s)
 		}
 	}
-	for _, table := range []map[string]kind{whatsAppTypes, mmsTypes} {
+	for _, table := range tables {
 		for ct := range table {
 			add(ct)
 			add(extFor(ct))
