@@ -246,6 +246,9 @@ type Recipient struct {
 	Segments     int
 	Attempts     int
 	SendingSince *time.Time
+	// ClaimedAt: when the current (or last) send began; unlike the lease
+	// in SendingSince it is never moved by a rescuer.
+	ClaimedAt    *time.Time
 	ErrorCode    *int
 	ErrorMessage string
 	SubmittedAt  *time.Time
@@ -254,14 +257,14 @@ type Recipient struct {
 
 const recipientColumns = `r.id, r.broadcast_id, r.contact_id, r.phone, r.channel, r.fallback_of, r.state, r.skip_reason, r.sender_id,
 	r.message_id, coalesce(r.message_sid, ''), r.body, r.template_id, r.variables, r.segments, r.attempts, r.sending_since, r.error_code, r.error_message,
-	r.submitted_at, r.updated_at`
+	r.submitted_at, r.updated_at, r.claimed_at`
 
 func scanRecipient(row pgx.Row) (Recipient, error) {
 	var r Recipient
 	var vars []byte
 	err := row.Scan(&r.ID, &r.BroadcastID, &r.ContactID, &r.Phone, &r.Channel, &r.FallbackOf, &r.State, &r.SkipReason, &r.SenderID,
 		&r.MessageID, &r.MessageSID, &r.Body, &r.TemplateID, &vars, &r.Segments, &r.Attempts, &r.SendingSince, &r.ErrorCode, &r.ErrorMessage,
-		&r.SubmittedAt, &r.UpdatedAt)
+		&r.SubmittedAt, &r.UpdatedAt, &r.ClaimedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, ErrNotFound
 	}
@@ -280,7 +283,7 @@ func LockRecipientTx(ctx context.Context, q Querier, id int64) (Recipient, strin
 	var vars []byte
 	err := row.Scan(&r.ID, &r.BroadcastID, &r.ContactID, &r.Phone, &r.Channel, &r.FallbackOf, &r.State, &r.SkipReason, &r.SenderID,
 		&r.MessageID, &r.MessageSID, &r.Body, &r.TemplateID, &vars, &r.Segments, &r.Attempts, &r.SendingSince, &r.ErrorCode, &r.ErrorMessage,
-		&r.SubmittedAt, &r.UpdatedAt, &status)
+		&r.SubmittedAt, &r.UpdatedAt, &r.ClaimedAt, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return r, "", ErrNotFound
 	}
@@ -307,7 +310,7 @@ func (d *DB) RecipientByID(ctx context.Context, id int64) (Recipient, error) {
 // MarkSendingTx records that a send to the recipient is about to start.
 // Only a pending recipient can be claimed; the caller holds its row lock.
 func MarkSendingTx(ctx context.Context, q Querier, id, messageID int64) error {
-	tag, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, sending_since = now(),
+	tag, err := q.Exec(ctx, `UPDATE broadcast_recipients SET state = 'sending', attempts = attempts + 1, sending_since = now(), claimed_at = now(),
 		message_id = $2, next_attempt_at = NULL, updated_at = now() WHERE id = $1 AND state = 'pending'`, id, messageID)
 	if err != nil {
 		return fmt.Errorf("db: mark recipient %d sending: %w", id, err)

@@ -166,7 +166,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger,
 		StatusCallbackURL: msgSvc.StatusCallbackURL, MediaURL: mediaSvc.PublicURL,
 		QuietUntil: broadcast.QuietFromSettings(database, cfg.SchoolTimezone), SchoolName: msgSvc.SchoolName, FollowSettings: true,
-	}, broadcast.Config{})
+	}, broadcast.Config{SendLease: cfg.BroadcastSendLease})
 	if err != nil {
 		return fail(err)
 	}

@@ -17,6 +17,9 @@ const (
 	OutcomeServerError Outcome = "server_error"
 	OutcomeNetwork     Outcome = "network_error"
 	OutcomePermanent   Outcome = "permanent_error"
+	// OutcomeNotAtTwilio: after an unanswered call, Twilio was asked and has
+	// no such message, so it may be sent again.
+	OutcomeNotAtTwilio Outcome = "not_at_twilio"
 )
 
 // Retryable: the same request may succeed later.

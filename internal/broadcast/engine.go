@@ -156,8 +156,11 @@ func New(e *Engine, cfg Config) (*Engine, error) {
 			QueueSend:    {MaxWorkers: max(e.cfg.Concurrency, 100)},
 			QueueControl: {MaxWorkers: 4},
 		},
-		Workers:              workers,
-		JobTimeout:           e.cfg.SendLease / 2,
+		Workers: workers,
+		// A send job mostly waits (a token, a slot); its call to Twilio has
+		// its own time (callTimeout). A short lease must not shorten the
+		// waits, or jobs churn through snoozes under load.
+		JobTimeout:           min(e.cfg.RescueAfter, max(e.cfg.SendLease/2, 30*time.Second)),
 		RescueStuckJobsAfter: e.cfg.RescueAfter,
 		FetchCooldown:        10 * time.Millisecond,
 		FetchPollInterval:    e.cfg.PollInterval,

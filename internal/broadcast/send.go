@@ -233,7 +233,14 @@ func (e *Engine) attempt(ctx context.Context, cb *cachedBroadcast, sender db.Sen
 	if err != nil {
 		return e.finish(ctx, c.r, EventPermanentError, db.RecipientOutcome{ErrorMessage: err.Error()}, &attemptInfo{started: c.since, outcome: OutcomePermanent, msgID: c.messageID})
 	}
-	msg, sendErr := e.Gateway.SendMessageOnce(ctx, req)
+	// The call gets its own time, whatever the job has left after waiting
+	// for a token and a slot: a call cut short by the job's deadline is an
+	// unanswered call, and Twilio may still create the message after it.
+	// Bounded well inside the lease, so no rescuer looks at Twilio while
+	// the call can still be under way.
+	callCtx, cancelCall := context.WithTimeout(context.WithoutCancel(ctx), e.callTimeout())
+	msg, sendErr := e.Gateway.SendMessageOnce(callCtx, req)
+	cancelCall()
 	// Whatever happened at Twilio must be written down even if the job's
 	// time ran out meanwhile: an unrecorded SID is what makes duplicates.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
@@ -246,7 +253,7 @@ func (e *Engine) attempt(ctx context.Context, cb *cachedBroadcast, sender db.Sen
 	case cl.Outcome == OutcomePermanent:
 		return e.finish(ctx, c.r, EventPermanentError, db.RecipientOutcome{ErrorCode: cl.Code, ErrorMessage: cl.Message}, info)
 	case cl.Outcome.Ambiguous():
-		return e.reconcile(ctx, c.r, c.since, info)
+		return e.unanswered(ctx, c.r, info)
 	default: // rate limited: nothing was created
 		return e.retryLater(ctx, c.r, info)
 	}
@@ -423,10 +430,38 @@ func describe(a *attemptInfo) string {
 	return strings.Join(parts, ", ")
 }
 
+// callTimeout bounds one call to Twilio: the gateway's own 10 s, or less
+// with a short lease (tests), always leaving half the lease as margin.
+func (e *Engine) callTimeout() time.Duration {
+	return min(10*time.Second, e.cfg.SendLease/2)
+}
+
+// unanswered records a call whose outcome is unknown (a 5xx, a timeout, a
+// reset) and leaves the recipient "sending" until its lease runs out. Only
+// then is Twilio asked (recoverSending, reconcile): asked at once, it may
+// not show a message it is still creating for the call we gave up on, and
+// a resend would be a duplicate.
+func (e *Engine) unanswered(ctx context.Context, r db.Recipient, a *attemptInfo) error {
+	err := e.DB.InTx(ctx, func(tx pgx.Tx) error {
+		if err := e.record(ctx, tx, r, a, string(a.outcome)); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE broadcast_recipients SET error_code = nullif($2, 0), error_message = $3, updated_at = now()
+			WHERE id = $1 AND state = 'sending'`, r.ID, a.code, describe(a)+" (Twilio will be asked before any resend)")
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record unanswered send of recipient %d: %w", r.ID, err)
+	}
+	e.markDirty(r.BroadcastID)
+	return river.JobSnooze(time.Until(a.started.Add(e.cfg.SendLease)) + time.Second)
+}
+
 // reconcile settles a send whose outcome is unknown (no answer, a 5xx, a
-// crash mid-call) by asking Twilio for messages to the recipient since the
-// attempt began. Found: it was sent, record its SID. Not found: it was not,
-// so it may be retried. Twilio unreachable: leave it "sending" and ask later.
+// crash mid-call), once its lease has run out, by asking Twilio for
+// messages to the recipient since the send began. Found: it was sent,
+// record its SID. Not found: it was not, so it may be retried. Twilio
+// unreachable: leave it "sending" and ask later.
 func (e *Engine) reconcile(ctx context.Context, r db.Recipient, since time.Time, a *attemptInfo) error {
 	sender, _, err := e.sender(ctx, *r.SenderID)
 	if err != nil {
@@ -440,9 +475,7 @@ func (e *Engine) reconcile(ctx context.Context, r db.Recipient, since time.Time,
 	if found != nil {
 		return e.submitted(ctx, r, *found, a, "found_at_twilio")
 	}
-	if a != nil {
-		a.text = strings.TrimSpace(a.text + " (Twilio has no such message: safe to resend)")
-	}
+	a.outcome, a.text = OutcomeNotAtTwilio, "Twilio has no such message: safe to resend"
 	return e.retryLater(ctx, r, a)
 }
 
@@ -498,9 +531,10 @@ func (e *Engine) recoverSending(ctx context.Context, r db.Recipient) error {
 		if rr.State != "sending" || rr.SendingSince == nil || time.Since(*rr.SendingSince) < e.cfg.SendLease {
 			return nil
 		}
-		// Renew the lease while Twilio is asked, so a third worker waits.
+		// Renew the lease while Twilio is asked, so another worker waits (up
+		// to 15 s) rather than ask too. claimed_at keeps the original start.
 		if _, err := tx.Exec(ctx, `UPDATE broadcast_recipients SET sending_since = now() - $2::interval WHERE id = $1`,
-			rr.ID, (e.cfg.SendLease - 15*time.Second).String()); err != nil {
+			rr.ID, (e.cfg.SendLease - min(15*time.Second, e.cfg.SendLease)).String()); err != nil {
 			return err
 		}
 		locked, ok = rr, true
@@ -513,8 +547,14 @@ func (e *Engine) recoverSending(ctx context.Context, r db.Recipient) error {
 	if locked.MessageID != nil {
 		msgID = *locked.MessageID
 	}
-	a := &attemptInfo{started: *locked.SendingSince, outcome: OutcomeNetwork, text: "the process sending it stopped mid-call", msgID: msgID}
-	return e.reconcile(ctx, locked, *locked.SendingSince, a)
+	// The send began at claimed_at (rows claimed before that column
+	// existed: the lease start, which no one had renewed yet).
+	since := *locked.SendingSince
+	if locked.ClaimedAt != nil {
+		since = *locked.ClaimedAt
+	}
+	a := &attemptInfo{started: since, outcome: OutcomeNetwork, msgID: msgID}
+	return e.reconcile(ctx, locked, since, a)
 }
 
 // finishTx applies ev to a recipient under the state machine's guard; a

@@ -36,7 +36,16 @@ type Config struct {
 	// off by default because anyone can send those headers.
 	TrustProxy bool
 	LogLevel   string
+	// BroadcastSendLease is how long a broadcast send may stay "sending"
+	// before another process takes it for dead and asks Twilio what became
+	// of it (0: the engine's default, 45 s). Shorter recovers faster after
+	// a crash; it must outlast a Twilio request (10 s), so at least 15 s.
+	BroadcastSendLease time.Duration
 }
+
+// minSendLease keeps the lease longer than a Twilio request can take, so a
+// live worker's send is never reconciled (and possibly resent) under it.
+const minSendLease = 15 * time.Second
 
 // Simulated reports whether Classline talks to its built-in Twilio simulator.
 func (c Config) Simulated() bool { return c.TwilioAccountSID == "" && c.TwilioAuthToken == "" }
@@ -71,6 +80,13 @@ func Load(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("config: SCHOOL_TIMEZONE: %w", err)
 	}
 	c.SchoolTimezone = tz
+	if v := getenv("BROADCAST_SEND_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < minSendLease {
+			return c, fmt.Errorf("config: BROADCAST_SEND_LEASE %q must be a duration of at least %s (e.g. 45s)", v, minSendLease)
+		}
+		c.BroadcastSendLease = d
+	}
 	if k := getenv("SESSION_KEY"); k != "" {
 		if len(k) < 32 {
 			return c, errors.New("config: SESSION_KEY must be at least 32 characters")

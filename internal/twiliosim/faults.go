@@ -9,12 +9,13 @@ const (
 	faultRateLimit
 	faultServerError
 	faultLostResponse
+	faultLateCreate
 )
 
 // createFault draws the injected fault of one create call, if any.
 func (s *Sim) createFault() fault {
 	c := s.cfg
-	if c.RateLimitRate <= 0 && c.ServerErrorRate <= 0 && c.LostResponseRate <= 0 {
+	if c.RateLimitRate <= 0 && c.ServerErrorRate <= 0 && c.LostResponseRate <= 0 && c.LateCreateRate <= 0 {
 		return faultNone
 	}
 	s.mu.Lock()
@@ -27,6 +28,8 @@ func (s *Sim) createFault() fault {
 		return faultServerError
 	case x < c.RateLimitRate+c.ServerErrorRate+c.LostResponseRate:
 		return faultLostResponse
+	case x < c.RateLimitRate+c.ServerErrorRate+c.LostResponseRate+c.LateCreateRate:
+		return faultLateCreate
 	}
 	return faultNone
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -71,6 +72,8 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	case faultServerError:
 		writeError(w, http.StatusInternalServerError, 20500, "Internal Server Error")
 		return
+	case faultLateCreate:
+		time.Sleep(s.cfg.LateCreateDelay) // deliberately deaf to the client hanging up
 	}
 	if e := s.validateCreate(f); e != nil {
 		writeError(w, e.status, e.code, e.msg)

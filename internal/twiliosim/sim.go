@@ -68,6 +68,13 @@ type Config struct {
 	// 500 without creating anything; LostResponseRate creates the message and
 	// then drops the connection, so the client cannot know it was sent.
 	RateLimitRate, ServerErrorRate, LostResponseRate float64
+	// LateCreateRate is the fraction of create calls that take
+	// LateCreateDelay before the message is created, whether or not the
+	// client is still waiting: a busy server finishing a request its client
+	// gave up on. A client that asks at once whether the message exists is
+	// told no, and a resend is a duplicate.
+	LateCreateRate  float64
+	LateCreateDelay time.Duration
 	// EnforceWindow makes free-form WhatsApp messages (no ContentSid) to an address that has not
 	// written within 24 hours fail with 63016, reported by status callback as Twilio does.
 	EnforceWindow bool
