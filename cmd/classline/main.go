@@ -6,6 +6,7 @@
 //	classline twilio-sim --addr A     run the Twilio simulator alone
 //	classline seed                    load demo data (50,000 conversations, 1,000,000 messages)
 //	classline pg-stop                 stop the project-local PostgreSQL clusters
+//	classline loadgen <scenario>      load tests for docs/PERFORMANCE.md (webhooks, broadcast, inbox, live, all)
 package main
 
 import (
@@ -43,11 +44,13 @@ func main() {
 		err = seedCmd(ctx, args)
 	case "pg-stop":
 		err = pgStopCmd(args)
+	case "loadgen":
+		err = loadgenCmd(ctx, args)
 	case "help", "-h", "--help":
-		fmt.Println("usage: classline [serve|migrate|user add|twilio-sim|seed|pg-stop] [flags]")
+		fmt.Println("usage: classline [serve|migrate|user add|twilio-sim|seed|pg-stop|loadgen] [flags]")
 		return
 	default:
-		err = fmt.Errorf("unknown command %q (try: serve, migrate, user add, twilio-sim, seed, pg-stop)", cmd)
+		err = fmt.Errorf("unknown command %q (try: serve, migrate, user add, twilio-sim, seed, pg-stop, loadgen)", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "classline:", err)
