@@ -135,6 +135,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		DB: database, Gateway: gateway, DefaultRegion: cfg.DefaultRegion, Log: logger, Location: cfg.SchoolTimezone,
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
+		OnStatusBatch:     func(n int) { m.StatusBatch.Observe(float64(n)) },
 	}
 	a.msg = msgSvc
 	tplSvc := &templates.Service{DB: database, Gateway: gateway}

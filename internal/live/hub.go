@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -50,19 +51,39 @@ type Execer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 }
 
+const notifySQL = `SELECT pg_notify($1, $2)`
+
 // Publish queues e for every listener; inside a transaction it is sent at commit.
 func Publish(ctx context.Context, q Execer, e Event) error {
+	payload, err := encode(e)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx, notifySQL, Channel, payload); err != nil {
+		return fmt.Errorf("live: notify %s: %w", e.Type, err)
+	}
+	return nil
+}
+
+// QueuePublish is Publish queued on a batch that runs inside a transaction.
+func QueuePublish(b *pgx.Batch, e Event) error {
+	payload, err := encode(e)
+	if err != nil {
+		return err
+	}
+	b.Queue(notifySQL, Channel, payload)
+	return nil
+}
+
+func encode(e Event) (string, error) {
 	var id [12]byte
 	_, _ = rand.Read(id[:])
 	e.ID = hex.EncodeToString(id[:])
 	b, err := json.Marshal(e)
 	if err != nil {
-		return fmt.Errorf("live: encode event: %w", err)
+		return "", fmt.Errorf("live: encode event: %w", err)
 	}
-	if _, err := q.Exec(ctx, `SELECT pg_notify($1, $2)`, Channel, string(b)); err != nil {
-		return fmt.Errorf("live: notify %s: %w", e.Type, err)
-	}
-	return nil
+	return string(b), nil
 }
 
 // Hub holds one LISTEN connection and the browsers subscribed on this instance.

@@ -54,6 +54,9 @@ type Service struct {
 	Log               *slog.Logger
 	// OnSend is told the outcome of each create call ("ok" or an error code), for metrics.
 	OnSend func(channel, result string)
+	// OnStatusBatch is told how many status callbacks each committed
+	// transaction held (group commit), for metrics.
+	OnStatusBatch func(size int)
 	// MediaURL gives the public, expiring URL Twilio fetches a stored file from.
 	MediaURL func(ctx context.Context, fileID int64) (string, error)
 	// Now is the clock for the WhatsApp window; time.Now when nil.
@@ -62,7 +65,8 @@ type Service struct {
 	// what staff are told; UTC when nil.
 	Location *time.Location
 
-	bg background
+	bg       background
+	statuses statusCommitter
 }
 
 func (s *Service) now() time.Time {

@@ -119,51 +119,6 @@ func (s *Service) ReceiveInbound(ctx context.Context, p map[string]string) (Inbo
 	return res, nil
 }
 
-// ApplyStatus keeps a status callback as an event and moves the message
-// forward when the new status is later in the order. Duplicates, late
-// arrivals and callbacks for SIDs not yet known are kept but change nothing.
-func (s *Service) ApplyStatus(ctx context.Context, p map[string]string) (applied bool, err error) {
-	sid := p["MessageSid"]
-	if sid == "" {
-		sid = p["SmsSid"]
-	}
-	status := p["MessageStatus"]
-	if status == "" {
-		status = p["SmsStatus"]
-	}
-	if sid == "" || status == "" {
-		return false, errors.New("status callback without MessageSid or MessageStatus")
-	}
-	code, _ := strconv.Atoi(p["ErrorCode"])
-	err = s.DB.InTx(ctx, func(tx pgx.Tx) error {
-		if err := db.LockSIDTx(ctx, tx, sid); err != nil {
-			return err
-		}
-		m, err := db.MessageForUpdateTx(ctx, tx, sid)
-		if errors.Is(err, db.ErrNotFound) {
-			return db.InsertStatusEventTx(ctx, tx, db.StatusEvent{SID: sid, Status: status, ErrorCode: code, Payload: p, Pending: true})
-		}
-		if err != nil {
-			return err
-		}
-		applied = policy.ShouldApplyStatus(m.Status, status)
-		if err := db.InsertStatusEventTx(ctx, tx, db.StatusEvent{SID: sid, Status: status, ErrorCode: code, Payload: p, Applied: applied}); err != nil {
-			return err
-		}
-		if !applied {
-			return nil
-		}
-		if err := db.UpdateMessageStatusTx(ctx, tx, m.ID, status, code, p["ErrorMessage"]); err != nil {
-			return err
-		}
-		return live.Publish(ctx, tx, live.Event{Type: live.MessageStatus, ConversationID: m.ConversationID, MessageID: m.ID, DepartmentID: m.DepartmentID})
-	})
-	if err != nil {
-		return false, fmt.Errorf("apply status %s %s: %w", sid, status, err)
-	}
-	return applied, nil
-}
-
 // applyPendingTx applies callbacks that arrived before the SID was recorded.
 func applyPendingTx(ctx context.Context, tx pgx.Tx, sid string) (int, error) {
 	events, err := db.StatusEventsTx(ctx, tx, sid, true)

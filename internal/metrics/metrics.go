@@ -14,6 +14,7 @@ type Metrics struct {
 	Webhooks     *prometheus.CounterVec
 	Sends        *prometheus.CounterVec
 	SSEClients   prometheus.Gauge
+	StatusBatch  prometheus.Histogram
 }
 
 // New registers every collector on a fresh registry (not the global one, so
@@ -29,7 +30,7 @@ func New() *Metrics {
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route"}),
 		Webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "classline_webhooks_total", Help: "Twilio webhooks by kind (inbound, status) and result (stored, duplicate, forged, error, ignored).",
+			Name: "classline_webhooks_total", Help: "Twilio webhooks by kind (inbound, status) and result (inbound: stored, duplicate, forged, error; status: applied, kept, forged, error).",
 		}, []string{"kind", "result"}),
 		Sends: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "classline_messages_sent_total", Help: "Message create calls to Twilio by channel and result (ok or the Twilio error code).",
@@ -37,8 +38,12 @@ func New() *Metrics {
 		SSEClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "classline_sse_clients", Help: "Browsers connected to the live event stream on this instance.",
 		}),
+		StatusBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "classline_status_commit_batch_size", Help: "Status callbacks committed together in one transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128},
+		}),
 	}
-	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Webhooks, m.Sends, m.SSEClients,
+	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Webhooks, m.Sends, m.SSEClients, m.StatusBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
