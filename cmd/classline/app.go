@@ -128,7 +128,9 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	}
 
 	m := metrics.New()
+	m.WatchPool(database.Pool)
 	hub := live.New(database.Pool, logger)
+	m.WatchLive(hub.Dropped)
 	go hub.Run(runCtx)
 	go pruneLoop(runCtx, database, logger)
 	msgSvc := &messaging.Service{

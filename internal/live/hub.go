@@ -134,6 +134,9 @@ func (s *Subscription) Close() {
 // was slow or the listener reconnected; the page should then refresh itself.
 func (s *Subscription) Lost() bool { return s.lost.Swap(false) }
 
+// Dropped counts events not delivered to a subscriber too slow to take them.
+func (h *Hub) Dropped() int64 { return h.dropped.Load() }
+
 // Subscribers counts current subscribers on this instance.
 func (h *Hub) Subscribers() int {
 	h.mu.Lock()

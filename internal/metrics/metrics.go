@@ -2,6 +2,7 @@
 package metrics
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -46,4 +47,32 @@ func New() *Metrics {
 	m.Registry.MustRegister(m.HTTPRequests, m.HTTPDuration, m.Webhooks, m.Sends, m.SSEClients, m.StatusBatch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// WatchPool exposes the database pool's state, read at each scrape: a pool
+// that is always fully acquired, or whose acquire waits keep growing, is
+// the first sign that an instance needs more connections or PostgreSQL
+// more room.
+func (m *Metrics) WatchPool(pool *pgxpool.Pool) {
+	gauge := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(pool.Stat()) })
+	}
+	counter := func(name, help string, f func(*pgxpool.Stat) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(pool.Stat()) })
+	}
+	m.Registry.MustRegister(
+		gauge("classline_db_pool_max_conns", "Largest number of connections the pool may open.", func(s *pgxpool.Stat) float64 { return float64(s.MaxConns()) }),
+		gauge("classline_db_pool_conns", "Connections open now.", func(s *pgxpool.Stat) float64 { return float64(s.TotalConns()) }),
+		gauge("classline_db_pool_acquired_conns", "Connections in use now.", func(s *pgxpool.Stat) float64 { return float64(s.AcquiredConns()) }),
+		counter("classline_db_pool_acquire_waits_total", "Acquires that had to wait for a connection.", func(s *pgxpool.Stat) float64 { return float64(s.EmptyAcquireCount()) }),
+		counter("classline_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", func(s *pgxpool.Stat) float64 { return s.EmptyAcquireWaitTime().Seconds() }),
+	)
+}
+
+// WatchLive exposes how many live events were dropped for browsers too slow
+// to take them (each such page refreshes itself).
+func (m *Metrics) WatchLive(dropped func() int64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "classline_live_events_dropped_total", Help: "Live events not delivered to a browser that was too slow (its page then refreshes).",
+	}, func() float64 { return float64(dropped()) }))
 }
