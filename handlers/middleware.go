@@ -109,10 +109,23 @@ func (s *Server) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
+// contentSecurityPolicy allows only Classline's own files. Scripts: no
+// inline code or handlers (the app's JS is in static/js, htmx runs with
+// allowEval and allowScriptTags off), so text that slipped through escaping
+// still could not run. Styles: 'self' too, without 'unsafe-inline': the
+// templates carry no style attributes, htmx is told not to inject its
+// indicator <style> (includeIndicatorStyles), and scripts set positions
+// through the CSSOM, which style-src does not govern; an inline style would
+// let injected markup restyle the page (fake buttons over real ones).
+// object-src 'none': no plugins; frame-ancestors 'none': no framing
+// (clickjacking), with X-Frame-Options for older browsers.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+	"object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+
 func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		h := c.Response().Header()
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")

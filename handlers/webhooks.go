@@ -3,6 +3,8 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -13,9 +15,9 @@ import (
 
 const emptyTwiML = `<?xml version="1.0" encoding="UTF-8"?><Response/>`
 
-// twilioParams checks the request's X-Twilio-Signature against PUBLIC_URL +
-// the path and query Twilio called, and returns the form parameters. A nil
-// map means the request is forged, unsigned or malformed.
+// twilioParams checks the request's X-Twilio-Signature against the URL
+// Twilio called (webhookURLs) and returns the form parameters. A nil map
+// means the request is forged, unsigned or malformed.
 func (s *Server) twilioParams(c echo.Context) map[string]string {
 	r := c.Request()
 	if err := r.ParseForm(); err != nil {
@@ -28,10 +30,54 @@ func (s *Server) twilioParams(c echo.Context) map[string]string {
 		}
 	}
 	sig := r.Header.Get("X-Twilio-Signature")
-	if sig == "" || !s.Gateway.ValidateSignature(s.Config.PublicURL+r.URL.RequestURI(), params, sig) {
+	if sig == "" {
 		return nil
 	}
-	return params
+	for _, u := range s.webhookURLs(r) {
+		if s.Gateway.ValidateSignature(u, params, sig) {
+			return params
+		}
+	}
+	return nil
+}
+
+// webhookURLs are the URLs a genuine signature may cover: always PUBLIC_URL
+// + the path and query, and, with TRUST_PROXY on, also the URL the proxy says
+// the request came to (X-Forwarded-Proto + X-Forwarded-Host + path and query).
+// Without TRUST_PROXY those headers are ignored: anyone can send them, and
+// honouring them would let a signature Twilio made for another URL (another
+// app on the same account) be replayed here. Even trusted, they only widen
+// which URL the signature may name; it still needs the auth token.
+func (s *Server) webhookURLs(r *http.Request) []string {
+	urls := []string{s.Config.PublicURL + r.URL.RequestURI()}
+	if !s.Config.TrustProxy {
+		return urls
+	}
+	if fwd := forwardedOrigin(r.Header); fwd != "" && fwd != s.Config.PublicURL {
+		urls = append(urls, fwd+r.URL.RequestURI())
+	}
+	return urls
+}
+
+// forwardedOrigin is "proto://host" from X-Forwarded-Proto and
+// X-Forwarded-Host, or "" unless both are present once, single-valued and
+// well-formed. A list ("a, b") means a proxy appended rather than
+// overwrote, so its first value may be the client's own: not used.
+func forwardedOrigin(h http.Header) string {
+	proto, host := h.Values("X-Forwarded-Proto"), h.Values("X-Forwarded-Host")
+	if len(proto) != 1 || len(host) != 1 {
+		return ""
+	}
+	p, hst := strings.ToLower(strings.TrimSpace(proto[0])), strings.ToLower(strings.TrimSpace(host[0]))
+	if p != "http" && p != "https" {
+		return ""
+	}
+	u, err := url.Parse(p + "://" + hst)
+	if err != nil || u.Host != hst || hst == "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" ||
+		strings.ContainsAny(hst, ", /\\@?#") {
+		return ""
+	}
+	return p + "://" + hst
 }
 
 func twiml(c echo.Context) error {

@@ -32,8 +32,11 @@ type Config struct {
 	SessionKey     []byte
 	SchoolTimezone *time.Location
 	DefaultRegion  string
-	// TrustProxy makes X-Forwarded-Proto/Host count when rebuilding URLs;
-	// off by default because anyone can send those headers.
+	// TrustProxy says a reverse proxy in front overwrites the X-Forwarded-*
+	// headers: the client address then comes from X-Forwarded-For, and a
+	// webhook signature may also cover X-Forwarded-Proto://X-Forwarded-Host
+	// + path (besides PUBLIC_URL + path). Off by default because anyone can
+	// send those headers.
 	TrustProxy bool
 	LogLevel   string
 	// BroadcastSendLease is how long a broadcast send may stay "sending"
