@@ -2,19 +2,24 @@ package contactimport
 
 import (
 	"bytes"
-	"encoding/csv"
 	"maps"
+	"strings"
 )
 
 // BadRowsCSV writes the rows that could not be imported: the file's header
 // and cells as they were plus an "error" column, every cell defused against
 // formula injection (SafeCell; a later import undoes it).
+//
+// Every cell is quoted. encoding/csv quotes only cells holding a comma, so a
+// header cell with semicolons or tabs ("a;b;c") was written bare, and Parse's
+// DetectDelimiter then read the file of rows to fix as semicolon-separated:
+// re-importing it split every row wrongly (found by FuzzImport).
 func BadRowsCSV(header []string, bad []Bad) string {
 	if len(bad) == 0 {
 		return ""
 	}
 	var b bytes.Buffer
-	w := csv.NewWriter(&b)
+	w := quotedWriter{&b}
 	width := len(header)
 	for _, r := range bad {
 		width = max(width, len(r.Cells))
@@ -38,8 +43,24 @@ func BadRowsCSV(header []string, bad []Bad) string {
 		rec[width] = SafeCell("Line " + itoa(r.Line) + ": " + r.Message)
 		_ = w.Write(rec)
 	}
-	w.Flush()
 	return b.String()
+}
+
+// quotedWriter writes CSV records with every field in double quotes (RFC
+// 4180; a quote inside is doubled), lines ending in \n as encoding/csv's.
+type quotedWriter struct{ b *bytes.Buffer }
+
+func (w quotedWriter) Write(rec []string) error {
+	for i, f := range rec {
+		if i > 0 {
+			w.b.WriteByte(',')
+		}
+		w.b.WriteByte('"')
+		w.b.WriteString(strings.ReplaceAll(f, `"`, `""`))
+		w.b.WriteByte('"')
+	}
+	w.b.WriteByte('\n')
+	return nil
 }
 
 func itoa(n int) string {

@@ -87,7 +87,15 @@ func NormalizePhone(input, defaultRegion string) (string, error) {
 	}
 	switch reason {
 	case phonenumbers.IS_POSSIBLE:
-		return phonenumbers.Format(num, phonenumbers.E164), nil
+		out := phonenumbers.Format(num, phonenumbers.E164)
+		if !stableE164(out) {
+			// Found by fuzzing: a national number of only zeros ("0000000"
+			// in AU) formats to "+61000000", which parses back to a
+			// different number. No real number does that; storing it would
+			// make the same typed number compare unequal to itself later.
+			return fail("That doesn't look like a phone number. Enter it with its country code, e.g. " + example + ".")
+		}
+		return out, nil
 	case phonenumbers.IS_POSSIBLE_LOCAL_ONLY:
 		return fail("That phone number is too short: include the area code and country code, e.g. " + example + ".")
 	case phonenumbers.TOO_SHORT:
@@ -125,6 +133,16 @@ func parsePhone(s, region string) (*phonenumbers.PhoneNumber, phonenumbers.Valid
 		}
 	}
 	return num, reason, err
+}
+
+// stableE164 reports whether e164 is a fixed point: parsed again it is a
+// possible number that formats to itself, so whatever is stored normalises
+// to the same value when typed, pasted or imported again.
+func stableE164(e164 string) bool {
+	n, err := phonenumbers.Parse(e164, "")
+	return err == nil && n.GetExtension() == "" &&
+		phonenumbers.IsPossibleNumberWithReason(n) == phonenumbers.IS_POSSIBLE &&
+		phonenumbers.Format(n, phonenumbers.E164) == e164
 }
 
 // stripFormatting drops the separators people type between digits.

@@ -193,10 +193,14 @@ var (
 
 // Variables returns the variable numbers the text uses, sorted and
 // without repeats, and the first placeholder that is not a number.
+//
+// A number must be written plainly: {{01}} or {{+1}} is not variable 1
+// (Atoi would say it is, but Render, which fills "1", would leave it
+// unfilled in the message; found by FuzzRender).
 func Variables(text string) (nums []int, bad string) {
 	for _, m := range variableRe.FindAllStringSubmatch(text, -1) {
 		n, err := strconv.Atoi(m[1])
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || strconv.Itoa(n) != m[1] {
 			if bad == "" {
 				bad = m[0]
 			}
