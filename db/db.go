@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
@@ -118,4 +119,33 @@ func MigrateURL(ctx context.Context, url string) error {
 	}
 	defer conn.Close(ctx)
 	return Migrate(ctx, conn)
+}
+
+// WriteRefused reports whether err is the database refusing to store
+// anything: a read-only transaction (25006: a replica, a database set
+// read-only by an operator) or a full disk (53100 disk_full, 53200
+// out_of_memory, 53300 too_many_connections are "insufficient resources").
+// Handlers turn it into "not saved, try again later" instead of a bare 500.
+func WriteRefused(err error) bool {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) {
+		return false
+	}
+	return pgErr.Code == "25006" || strings.HasPrefix(pgErr.Code, "53")
+}
+
+// Unavailable reports whether err means the database could not be reached
+// or went away mid-request (a restart, a failover): the request may
+// succeed if repeated a moment later.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// 57P01-57P03: admin/crash shutdown, cannot connect now; 08: connection exceptions.
+		return strings.HasPrefix(pgErr.Code, "57P") || strings.HasPrefix(pgErr.Code, "08")
+	}
+	var connErr *pgconn.ConnectError
+	return errors.As(err, &connErr) || pgconn.SafeToRetry(err) || pgconn.Timeout(err)
 }

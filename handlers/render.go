@@ -8,6 +8,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/classline/classline/db"
 	"github.com/classline/classline/views/layout"
 	"github.com/classline/classline/views/pages"
 )
@@ -50,7 +51,18 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			msg = "There is nothing at this address."
 		}
 	}
-	if status >= 500 {
+	switch {
+	case db.WriteRefused(err):
+		// Read-only database or a full disk: say that nothing was kept, so
+		// the person knows to retry rather than wonder whether it was sent.
+		status = http.StatusServiceUnavailable
+		msg = "The database is refusing changes right now (it is read-only or out of space), so this was not saved. Nothing was sent. Please try again later; the administrator has been alerted in the log."
+		s.Log.Error("request failed: database refuses writes (read-only or disk full)", "request_id", c.Get(ctxReqID), "path", c.Request().URL.Path, "err", err)
+	case db.Unavailable(err):
+		status = http.StatusServiceUnavailable
+		msg = "The database cannot be reached right now, so this was not saved. Please try again in a moment."
+		s.Log.Error("request failed: database unavailable", "request_id", c.Get(ctxReqID), "path", c.Request().URL.Path, "err", err)
+	case status >= 500:
 		s.Log.Error("request failed", "request_id", c.Get(ctxReqID), "path", c.Request().URL.Path, "err", err)
 	}
 	title := http.StatusText(status)
