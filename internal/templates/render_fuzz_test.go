@@ -48,7 +48,9 @@ func FuzzRender(f *testing.F) {
 		left, _ := Variables(strings.NewReplacer(func() []string {
 			var r []string
 			for _, v := range vars {
-				r = append(r, v, "")
+				// Not "": removing a value would join the braces around
+				// it into a placeholder the text never had ("{{{1}}{1}}").
+				r = append(r, v, "\x1f")
 			}
 			return r
 		}()...).Replace(out))
