@@ -298,6 +298,12 @@ func countPath(n int) int {
 // since filling a real disk is neither quick nor safe on a shared machine).
 // A state-changing page shows a clear error page, the status webhook
 // answers 5xx so Twilio retries, and the log says what happened.
+// terminateAppSessions ends the app's sessions on the test database. It
+// keeps to the test's own role: an autovacuum worker may be in the database
+// too, and the (non-superuser) test role may not end a superuser process.
+const terminateAppSessions = `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE datname = current_database() AND usename = current_user AND pid <> pg_backend_pid()`
+
 func TestReadOnlyDatabase(t *testing.T) {
 	logs := &lockedBuffer{}
 	dbURL := dbtest.NewURL(t)
@@ -324,7 +330,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{dbname}.Sanitize()+` SET default_transaction_read_only = on`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+	if _, err := admin.Exec(ctx, terminateAppSessions); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -392,7 +398,7 @@ func TestReadOnlyDatabase(t *testing.T) {
 	if _, err := admin.Exec(ctx, `ALTER DATABASE `+pgx.Identifier{dbname}.Sanitize()+` RESET default_transaction_read_only`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`); err != nil {
+	if _, err := admin.Exec(ctx, terminateAppSessions); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the status webhook to be accepted again", func() bool {
