@@ -218,7 +218,10 @@ func Variables(text string) (nums []int, bad string) {
 // as written, so a missing value is visible rather than silently blank.
 func Render(text string, vars map[string]string) string {
 	return variableRe.ReplaceAllStringFunc(text, func(m string) string {
-		k := strings.TrimSpace(m[2 : len(m)-2])
+		// The key is the pattern's own capture, as in Variables: trimming
+		// here with strings.TrimSpace also dropped \v, which the pattern's
+		// \s keeps, so {{1\v}} was filled but never counted (FuzzRender).
+		k := variableRe.FindStringSubmatch(m)[1]
 		if v, ok := vars[k]; ok {
 			return v
 		}
