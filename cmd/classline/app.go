@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -62,6 +63,9 @@ type appOptions struct {
 	// SimStepDelay paces the simulator's status callbacks; the default lets
 	// people watch a message move from queued to read.
 	SimStepDelay time.Duration
+	// UnsentEvery is how often unanswered sends are checked at Twilio;
+	// zero means every 15 s.
+	UnsentEvery time.Duration
 }
 
 // databaseURL returns DATABASE_URL or starts the project-local cluster.
@@ -142,6 +146,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	a.msg = msgSvc
 	tplSvc := &templates.Service{DB: database, Gateway: gateway}
 	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
+	go unsentLoop(runCtx, msgSvc, logger, cmp.Or(o.UnsentEvery, 15*time.Second))
 	go senderSyncLoop(runCtx, gateway, database, logger)
 	go templateSyncLoop(runCtx, tplSvc, logger)
 	// Imports a stopped process left half done: resumed in the background,

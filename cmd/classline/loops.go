@@ -97,3 +97,25 @@ func importResumeLoop(ctx context.Context, svc *contactimport.Service, run func(
 		}
 	}
 }
+
+// unsentLoop settles, every 15 seconds, sends whose create call got no
+// clear answer (or whose process died mid-send): Twilio is asked whether
+// it holds each one (messaging.ReconcileUnsent).
+func unsentLoop(ctx context.Context, svc *messaging.Service, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		found, missing, err := svc.ReconcileUnsent(ctx)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("unsent messages: some could not be checked at Twilio; next try in a moment", "err", err)
+		}
+		if found+missing > 0 {
+			log.Info("unsent messages settled", "found_at_twilio", found, "not_at_twilio", missing)
+		}
+	}
+}

@@ -64,6 +64,9 @@ type Service struct {
 	// Location is the school's time zone (SCHOOL_TIMEZONE), for dates in
 	// what staff are told; UTC when nil.
 	Location *time.Location
+	// UnconfirmedGrace and OrphanAfter time ReconcileUnsent; zero means
+	// DefaultUnconfirmedGrace and DefaultOrphanAfter.
+	UnconfirmedGrace, OrphanAfter time.Duration
 
 	bg       background
 	statuses statusCommitter
@@ -476,15 +479,22 @@ func (s *Service) submit(ctx context.Context, u db.User, conversationID int64, s
 	defer cancel()
 	msg, err := s.Gateway.SendMessage(ctx, req)
 	if err != nil {
-		code, text := 0, "Twilio could not be reached, so the message may not have been sent. Check with the recipient before sending again."
 		var apiErr *twilio.APIError
-		if errors.As(err, &apiErr) {
-			code, text = apiErr.Code, apiErr.Message
+		if !errors.As(err, &apiErr) || apiErr.HTTPStatus >= 500 {
+			// No clear answer: the message may exist at Twilio. It stays
+			// queued until ReconcileUnsent asks (reconcile.go).
+			s.count(sender.Channel, "unconfirmed")
+			s.Log.Warn("send unconfirmed: Twilio will be asked", "message_id", messageID, "err", redactedSendError(err))
+			if ferr := s.DB.MarkSendUnconfirmed(ctx, messageID, unconfirmedText); ferr != nil {
+				return messageID, ferr
+			}
+			return messageID, s.publishStatus(ctx, conversationID, messageID, sender.DepartmentID)
 		}
-		s.count(sender.Channel, strconv.Itoa(code))
+		// Twilio refused it: nothing was sent.
+		s.count(sender.Channel, strconv.Itoa(apiErr.Code))
 		// Twilio's message text can hold the phone number: log the code only.
-		s.Log.Warn("send failed", "message_id", messageID, "code", code, "network_error", code == 0)
-		if ferr := s.DB.SetMessageFailed(ctx, messageID, code, text); ferr != nil {
+		s.Log.Warn("send failed", "message_id", messageID, "code", apiErr.Code, "http_status", apiErr.HTTPStatus)
+		if ferr := s.DB.SetMessageFailed(ctx, messageID, apiErr.Code, apiErr.Message); ferr != nil {
 			return messageID, ferr
 		}
 		return messageID, s.publishStatus(ctx, conversationID, messageID, sender.DepartmentID)

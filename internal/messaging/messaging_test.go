@@ -58,6 +58,12 @@ type env struct {
 type envOptions struct {
 	stepDelay time.Duration // 0: an hour (no callbacks during the test)
 	callbacks bool          // point StatusCallback at a receiver that calls ApplyStatus
+	// faults sets the simulator's fault rates (only the fault fields are
+	// used). The simulator then serves creates itself, without the hooks,
+	// so it can cut connections.
+	faults *twiliosim.Config
+	// timeout bounds each call of the gateway (0: its default, 10 s).
+	timeout time.Duration
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -98,12 +104,27 @@ func newEnv(t *testing.T, o envOptions) *env {
 	if step == 0 {
 		step = time.Hour
 	}
-	e.sim = twiliosim.New(twiliosim.Config{AccountSID: account, AuthToken: token, StepDelay: step, Seed: 7, Logf: t.Logf})
-	simSrv := httptest.NewServer(http.HandlerFunc(e.twilio))
+	simCfg := twiliosim.Config{AccountSID: account, AuthToken: token, StepDelay: step, Seed: 7, Logf: t.Logf}
+	handler := http.HandlerFunc(e.twilio)
+	if f := o.faults; f != nil {
+		simCfg.RateLimitRate, simCfg.ServerErrorRate, simCfg.LostResponseRate = f.RateLimitRate, f.ServerErrorRate, f.LostResponseRate
+		simCfg.LateCreateRate, simCfg.LateCreateDelay = f.LateCreateRate, f.LateCreateDelay
+		simCfg.ResetRate, simCfg.SlowResponseRate, simCfg.SlowResponseDelay = f.ResetRate, f.SlowResponseRate, f.SlowResponseDelay
+		simCfg.Latency, simCfg.MaxConcurrent = f.Latency, f.MaxConcurrent
+	}
+	e.sim = twiliosim.New(simCfg)
+	if o.faults != nil {
+		handler = e.sim.Handler().ServeHTTP
+	}
+	simSrv := httptest.NewServer(handler)
 	t.Cleanup(simSrv.Close)
 	t.Cleanup(e.sim.Close) // runs first: no callbacks after the test
 
-	gw, err := twilio.New(twilio.Config{AccountSID: account, AuthToken: token, APIBase: simSrv.URL})
+	gwCfg := twilio.Config{AccountSID: account, AuthToken: token, APIBase: simSrv.URL}
+	if o.timeout > 0 {
+		gwCfg.HTTPClient = &http.Client{Timeout: o.timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	gw, err := twilio.New(gwCfg)
 	must(err)
 	e.svc = &messaging.Service{
 		DB: e.db, Gateway: gw, DefaultRegion: "US", Log: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -74,6 +74,10 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	case faultLateCreate:
 		time.Sleep(s.cfg.LateCreateDelay) // deliberately deaf to the client hanging up
+	case faultReset:
+		if dropConnection(w) {
+			return
+		}
 	}
 	if e := s.validateCreate(f); e != nil {
 		writeError(w, e.status, e.code, e.msg)
@@ -124,6 +128,13 @@ func (s *Sim) handleCreateMessage(w http.ResponseWriter, r *http.Request) {
 	s.goAsync(func(ctx context.Context) { s.progress(ctx, m, s.fetchMedia(ctx, m, plan)) })
 	if fault == faultLostResponse && dropConnection(w) {
 		return
+	}
+	if fault == faultSlowResponse {
+		select {
+		case <-time.After(s.cfg.SlowResponseDelay):
+		case <-r.Context().Done(): // the client gave up; the message stays created
+			return
+		}
 	}
 	writeJSON(w, http.StatusCreated, res)
 }

@@ -75,6 +75,12 @@ type Config struct {
 	// told no, and a resend is a duplicate.
 	LateCreateRate  float64
 	LateCreateDelay time.Duration
+	// ResetRate is the fraction of create calls whose connection is cut
+	// before anything is created (a reset on the way in). SlowResponseRate
+	// creates the message at once and answers SlowResponseDelay later, so
+	// a client with a shorter timeout gives up on a message that exists.
+	ResetRate, SlowResponseRate float64
+	SlowResponseDelay           time.Duration
 	// EnforceWindow makes free-form WhatsApp messages (no ContentSid) to an address that has not
 	// written within 24 hours fail with 63016, reported by status callback as Twilio does.
 	EnforceWindow bool
