@@ -64,8 +64,11 @@ type appOptions struct {
 	// people watch a message move from queued to read.
 	SimStepDelay time.Duration
 	// UnsentEvery is how often unanswered sends are checked at Twilio;
-	// zero means every 15 s.
-	UnsentEvery time.Duration
+	// zero means every 15 s. UnconfirmedGrace: see messaging.Service.
+	UnsentEvery, UnconfirmedGrace time.Duration
+	// SimFaults, when set, adjusts the built-in simulator's configuration
+	// (its fault rates) before it starts: for fault tests.
+	SimFaults func(*twiliosim.Config)
 }
 
 // databaseURL returns DATABASE_URL or starts the project-local cluster.
@@ -113,7 +116,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 
 	gwCfg := twilio.Config{AccountSID: cfg.TwilioAccountSID, AuthToken: cfg.TwilioAuthToken, APIBase: cfg.TwilioAPIBase}
 	if cfg.Simulated() {
-		gwCfg, err = a.startSimulator(cfg, o.SimStepDelay)
+		gwCfg, err = a.startSimulator(cfg, o.SimStepDelay, o.SimFaults)
 		if err != nil {
 			return fail(err)
 		}
@@ -142,6 +145,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 		StatusCallbackURL: cfg.PublicURL + "/webhooks/twilio/status",
 		OnSend:            func(ch, res string) { m.Sends.WithLabelValues(ch, res).Inc() },
 		OnStatusBatch:     func(n int) { m.StatusBatch.Observe(float64(n)) },
+		UnconfirmedGrace:  o.UnconfirmedGrace,
 	}
 	a.msg = msgSvc
 	tplSvc := &templates.Service{DB: database, Gateway: gateway}
@@ -210,7 +214,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 
 // startSimulator runs the Twilio simulator in-process on its own loopback port
 // and returns the gateway settings that point twilio-go at it.
-func (a *app) startSimulator(cfg config.Config, step time.Duration) (twilio.Config, error) {
+func (a *app) startSimulator(cfg config.Config, step time.Duration, faults func(*twiliosim.Config)) (twilio.Config, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return twilio.Config{}, fmt.Errorf("simulator listen: %w", err)
@@ -218,11 +222,15 @@ func (a *app) startSimulator(cfg config.Config, step time.Duration) (twilio.Conf
 	sid, token := "AC"+strings.Repeat("0", 32), strings.ReplaceAll(auth.NewToken(), "-", "")
 	token = strings.ReplaceAll(token, "_", "")
 	a.simToken = token
-	a.sim = twiliosim.New(twiliosim.Config{
+	simCfg := twiliosim.Config{
 		AccountSID: sid, AuthToken: token, StepDelay: step,
 		InboundURL: cfg.PublicURL + "/webhooks/twilio/inbound",
 		Logf:       func(f string, args ...any) { a.log.Debug(fmt.Sprintf(f, args...), "component", "twiliosim") },
-	})
+	}
+	if faults != nil {
+		faults(&simCfg)
+	}
+	a.sim = twiliosim.New(simCfg)
 	a.simSrv = &http.Server{Handler: a.sim.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = a.simSrv.Serve(ln) }()
 	return twilio.Config{AccountSID: sid, AuthToken: token, APIBase: "http://" + ln.Addr().String()}, nil

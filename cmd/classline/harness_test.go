@@ -34,6 +34,8 @@ type testApp struct {
 type testOptions struct {
 	StepDelay time.Duration
 	Env       map[string]string
+	// App adjusts the app's start options (simulator faults, loop timings).
+	App func(*appOptions)
 }
 
 // startTestApp starts Classline on a random loopback port with a fresh database.
@@ -60,7 +62,11 @@ func startTestApp(t testing.TB, o testOptions) *testApp {
 		o.StepDelay = 30 * time.Millisecond
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	a, err := startApp(context.Background(), cfg, appOptions{Listener: ln, PublicURLSet: env["PUBLIC_URL"] != "", Logger: logger, Progress: io.Discard, SimStepDelay: o.StepDelay})
+	ao := appOptions{Listener: ln, PublicURLSet: env["PUBLIC_URL"] != "", Logger: logger, Progress: io.Discard, SimStepDelay: o.StepDelay}
+	if o.App != nil {
+		o.App(&ao)
+	}
+	a, err := startApp(context.Background(), cfg, ao)
 	if err != nil {
 		t.Fatalf("start app: %v", err)
 	}

@@ -32,7 +32,7 @@ const (
 	DefaultOrphanAfter = 5 * time.Minute
 
 	unconfirmedText = "Twilio did not answer clearly, so Classline is checking whether this message was sent. Do not send it again yet."
-	missingText     = "Not sent: Twilio has no record of this message (the connection failed before it arrived). Nothing reached the recipient; you can send it again."
+	missingText     = "Not sent: Twilio has no record of this message (the call to Twilio failed before it was taken). Nothing reached the recipient; you can send it again."
 )
 
 // ReconcileUnsent settles outbound messages that have no Twilio SID and are
