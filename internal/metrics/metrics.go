@@ -34,7 +34,7 @@ func New() *Metrics {
 			Name: "classline_webhooks_total", Help: "Twilio webhooks by kind (inbound, status) and result (inbound: stored, duplicate, forged, error; status: applied, kept, forged, error).",
 		}, []string{"kind", "result"}),
 		Sends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "classline_messages_sent_total", Help: "Message create calls to Twilio by channel and result (ok or the Twilio error code).",
+			Name: "classline_messages_sent_total", Help: "Message create calls to Twilio by channel and result (ok, the Twilio error code, unconfirmed; then found_at_twilio or not_at_twilio once Twilio was asked).",
 		}, []string{"channel", "result"}),
 		SSEClients: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "classline_sse_clients", Help: "Browsers connected to the live event stream on this instance.",
