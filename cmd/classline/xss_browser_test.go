@@ -382,7 +382,7 @@ func TestXSSTemplateText(t *testing.T) {
 		body    = "Dear {{1}}, " + xssImg(21) + " " + xssScript(22) + " " + xssSVG(23) + " see you at school."
 		sample  = xssImg(24) + " " + xssCurly
 		button1 = "<svg onload=__xss=5>" // at most 20 characters
-		button2 = "<i>No</i> thanks"     // {{7*7}} here is refused by Twilio (error 20001)
+		button2 = "<i>No</i> thanks"     // {{7*7}} here is refused by validation (no variables in buttons)
 		filled  = func(v string) string { return strings.Replace(body, "{{1}}", v, 1) }
 	)
 	b.do("open New template", chromedp.Navigate(ta.URL+"/templates/new"), chromedp.WaitVisible(chromedp.ID("tpl-body")))

@@ -355,6 +355,8 @@ func checkQuickReplies(actions []Action, errs Errors) {
 			errs["actions"] = fmt.Sprintf("Button %d has no text.", i+1)
 		case utf8.RuneCountInString(t) > MaxQuickReplyTitle:
 			errs["actions"] = fmt.Sprintf("Button %d: at most %d characters.", i+1, MaxQuickReplyTitle)
+		case variableRe.MatchString(t):
+			errs["actions"] = buttonPlaceholderError(i)
 		case seen[strings.ToLower(t)]:
 			errs["actions"] = fmt.Sprintf("Button %d repeats %q.", i+1, t)
 		}
@@ -378,6 +380,8 @@ func checkCallToAction(actions []Action, errs Errors) {
 			errs["actions"] = fmt.Sprintf("Button %d has no text.", i+1)
 		case utf8.RuneCountInString(t) > MaxCTATitle:
 			errs["actions"] = fmt.Sprintf("Button %d: at most %d characters.", i+1, MaxCTATitle)
+		case variableRe.MatchString(t):
+			errs["actions"] = buttonPlaceholderError(i)
 		}
 		switch a.Type {
 		case ActionURL:
@@ -403,6 +407,13 @@ func checkCallToAction(actions []Action, errs Errors) {
 	case phones > 1:
 		errs["actions"] = "At most one phone button."
 	}
+}
+
+// buttonPlaceholderError refuses {{...}} in a button's text: WhatsApp
+// reviews button texts as written (no variables), and Twilio refuses the
+// content with error 20001 after the admin has filled in the whole form.
+func buttonPlaceholderError(i int) string {
+	return fmt.Sprintf("Button %d: button text cannot hold variables such as {{1}}; write it as people should see it.", i+1)
 }
 
 func publicURL(s string) bool {

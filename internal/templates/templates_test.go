@@ -109,6 +109,14 @@ func TestValidate(t *testing.T) {
 			d.Kind = KindQuickReply
 			d.Actions = []Action{{Title: "Yes"}, {Title: "yes"}}
 		}, field: "actions", msg: "repeats"},
+		{name: "quick reply title with a placeholder", edit: func(d *Draft) {
+			d.Kind = KindQuickReply
+			d.Actions = []Action{{Type: ActionQuickReply, Title: "Yes {{7*7}}"}}
+		}, field: "actions", msg: "cannot hold"},
+		{name: "call to action title with a placeholder", edit: func(d *Draft) {
+			d.Kind = KindCallToAction
+			d.Actions = []Action{{Type: ActionURL, Title: "Dates {{1}}", URL: "https://school.example/terms"}}
+		}, field: "actions", msg: "cannot hold"},
 		{name: "quick reply 11 buttons", edit: func(d *Draft) {
 			d.Kind = KindQuickReply
 			for i := range 11 {
