@@ -26,6 +26,13 @@ import (
 // step, or the same step with its errors beside the fields (422).
 
 // newBroadcast starts a draft and opens its first step.
+// newBroadcastPage offers to start a draft: a GET changes nothing, so a
+// link from anywhere (or a reload) cannot create drafts.
+func (s *Server) newBroadcastPage(c echo.Context) error {
+	p := s.page(c, "New broadcast", "broadcasts")
+	return render(c, http.StatusOK, pages.BroadcastStart(p), pages.BroadcastStartContent(p))
+}
+
 func (s *Server) newBroadcast(c echo.Context) error {
 	id, err := s.drafts().Create(c.Request().Context(), *currentUser(c), c.RealIP())
 	if err != nil {

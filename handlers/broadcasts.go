@@ -31,7 +31,8 @@ import (
 // the settings are for admins.
 func (s *Server) broadcastRoutes(app *echo.Group) {
 	app.GET("/broadcasts", s.broadcastsPage)
-	app.GET("/broadcasts/new", s.newBroadcast)
+	app.GET("/broadcasts/new", s.newBroadcastPage)
+	app.POST("/broadcasts/new", s.newBroadcast)
 	app.GET("/broadcasts/approvals", s.approvalsPage, s.requireAdmin)
 	app.GET("/broadcasts/:id", s.broadcastPage)
 	app.GET("/broadcasts/:id/edit", s.wizardPage)

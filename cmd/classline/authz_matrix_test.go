@@ -325,6 +325,7 @@ func authzTable(t *testing.T, f *authzFixture) map[string][]authzCase {
 		"GET /dashboard":                 staffCase("/dashboard"),
 		"GET /broadcasts":                staffCase("/broadcasts"),
 		"GET /broadcasts/new":            staffCase("/broadcasts/new"),
+		"POST /broadcasts/new":           staffCase("/broadcasts/new"),
 		"GET /contacts":                  staffCase("/contacts"),
 		"GET /contacts/:id":              with(staffCase(ct), shows("+15557654001")),
 		"GET /contacts/:id/broadcasts":   staffCase(ct + "/broadcasts"),

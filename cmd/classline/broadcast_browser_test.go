@@ -34,7 +34,7 @@ func TestBrowserBroadcastWizard(t *testing.T) {
 
 	b.do("open Broadcasts", chromedp.Click(xpathText("a", "Broadcasts")))
 	b.waitFor("the empty list", `location.pathname === '/broadcasts' && document.readyState === 'complete' && document.body.textContent.includes('No broadcasts yet')`)
-	b.do("click New broadcast", chromedp.Click(xpathText("a", "New broadcast")))
+	b.do("click New broadcast", chromedp.Click(xpathText("button", "New broadcast")))
 	b.waitFor("step 1", `/^\/broadcasts\/\d+\/edit$/.test(location.pathname) && document.querySelector('#wizard[data-step="1"]') !== null`)
 
 	// 1. Audience: a name and a group; the count follows the choice.

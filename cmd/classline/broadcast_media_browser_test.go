@@ -43,7 +43,7 @@ func TestBrowserBroadcastAttachment(t *testing.T) {
 
 	b := newBrowser(t)
 	signIn(b, ta)
-	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"))
+	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"), chromedp.Click(xpathText("button", "Start a new broadcast")))
 	b.waitFor("step 1", `document.querySelector('#wizard[data-step="1"]') !== null`)
 	b.do("open step 2", chromedp.Navigate(b.evalURL(`location.pathname + '?step=2'`)))
 	b.waitFor("step 2", `document.querySelector('#wizard[data-step="2"]') !== null && document.readyState === 'complete'`)

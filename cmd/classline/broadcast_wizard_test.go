@@ -37,10 +37,11 @@ func bcQuietOff(t *testing.T, ta *testApp) {
 
 var bcEditPath = regexp.MustCompile(`^/broadcasts/(\d+)/edit\?step=1$`)
 
-// bcNew starts a draft through GET /broadcasts/new and returns its id.
+// bcNew starts a draft through POST /broadcasts/new (the form on the
+// broadcasts page) and returns its id.
 func bcNew(t *testing.T, ta *testApp, c *http.Client) int64 {
 	t.Helper()
-	r := doHTTP(t, c, http.MethodGet, ta.URL+"/broadcasts/new", nil, nil)
+	r := doHTTP(t, c, http.MethodPost, ta.URL+"/broadcasts/new", url.Values{"_csrf": {ta.csrfOf(c, "/broadcasts")}}, nil)
 	wantStatus(t, "new broadcast", r, http.StatusSeeOther)
 	m := bcEditPath.FindStringSubmatch(r.header.Get("Location"))
 	if m == nil {
@@ -546,7 +547,7 @@ func TestBroadcastListPaging(t *testing.T) {
 	ta := startTestApp(t, testOptions{})
 	admin := ta.loginAdmin()
 	page, _ := ta.get(admin, "/broadcasts")
-	if !strings.Contains(page, "No broadcasts yet") || !strings.Contains(page, `href="/broadcasts/new"`) {
+	if !strings.Contains(page, "No broadcasts yet") || !strings.Contains(page, `action="/broadcasts/new"`) {
 		t.Fatalf("empty list does not say what to do")
 	}
 	for range 30 {
@@ -720,5 +721,39 @@ func TestBroadcastCSVTemplateAndSchedule(t *testing.T) {
 	wantStatus(t, "cancel the scheduled broadcast", r, http.StatusSeeOther)
 	if st := bcStatus(t, ta, id); st != "canceled" {
 		t.Errorf("after cancel: %s", st)
+	}
+}
+
+// A GET made a draft: any link (another site's included) or a reload of
+// /broadcasts/new added an empty broadcast. Starting one is now a POST
+// with the CSRF token; the GET only offers the button.
+func TestNewBroadcastOnlyByPost(t *testing.T) {
+	ta := startTestApp(t, testOptions{})
+	admin := ta.loginAdmin()
+	drafts := func() int {
+		var n int
+		if err := ta.db.Pool.QueryRow(context.Background(), `SELECT count(*) FROM broadcasts`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for range 2 {
+		r := doHTTP(t, admin, http.MethodGet, ta.URL+"/broadcasts/new", nil, nil)
+		wantStatus(t, "GET /broadcasts/new", r, http.StatusOK)
+		if !strings.Contains(r.body, `action="/broadcasts/new"`) || !strings.Contains(r.body, "Start a new broadcast") {
+			t.Fatalf("GET /broadcasts/new does not offer to start one: %.300s", r.body)
+		}
+	}
+	if n := drafts(); n != 0 {
+		t.Fatalf("%d drafts after two GETs, want 0", n)
+	}
+	r := doHTTP(t, admin, http.MethodPost, ta.URL+"/broadcasts/new", url.Values{}, nil)
+	wantStatus(t, "POST without a CSRF token", r, http.StatusForbidden)
+	if n := drafts(); n != 0 {
+		t.Fatalf("%d drafts after a POST without a token, want 0", n)
+	}
+	bcNew(t, ta, admin)
+	if n := drafts(); n != 1 {
+		t.Fatalf("%d drafts after starting one, want 1", n)
 	}
 }

@@ -124,7 +124,7 @@ func TestSecurityHeadersEverywhere(t *testing.T) {
 				{"inbox", admin, http.MethodGet, "/inbox", nil, http.StatusOK},
 				{"conversation", admin, http.MethodGet, convPath, nil, http.StatusOK},
 				{"htmx fragment", admin, http.MethodGet, convPath + "/composer", hx, http.StatusOK},
-				{"new broadcast (redirect)", admin, http.MethodGet, "/broadcasts/new", nil, 0},
+				{"new broadcast", admin, http.MethodGet, "/broadcasts/new", nil, http.StatusOK},
 				{"not found", admin, http.MethodGet, "/no-such-page", nil, http.StatusNotFound},
 				{"forbidden", staff, http.MethodGet, "/senders", nil, http.StatusForbidden},
 				{"csrf refusal", admin, http.MethodPost, convPath + "/close", nil, http.StatusForbidden},
@@ -239,7 +239,7 @@ func TestBrowserMainPagesRaiseNoCSPViolation(t *testing.T) {
 
 	b.do("open Broadcasts", chromedp.Navigate(ta.URL+"/broadcasts"))
 	b.waitFor("the list", `location.pathname === '/broadcasts' && document.readyState === 'complete'`)
-	b.do("click New broadcast", chromedp.Click(xpathText("a", "New broadcast")))
+	b.do("click New broadcast", chromedp.Click(xpathText("button", "New broadcast")))
 	b.waitFor("step 1", `/^\/broadcasts\/\d+\/edit$/.test(location.pathname) && document.querySelector('#wizard[data-step="1"]') !== null`)
 	b.retype("Name", "CSP check")
 	b.do("choose the group", chromedp.Click(`//label[contains(normalize-space(), "CSP families")]`))

@@ -264,7 +264,7 @@ func TestXSSImportedContactText(t *testing.T) {
 
 	// The wizard's audience: the group's checkbox, and contacts found by
 	// the htmx search.
-	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"))
+	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"), chromedp.Click(xpathText("button", "Start a new broadcast")))
 	b.waitFor("step 1", `document.querySelector('#wizard[data-step="1"]') !== null`)
 	b.setMarker()
 	n = b.requests()
@@ -468,7 +468,7 @@ func TestXSSBroadcastText(t *testing.T) {
 	bcGroup(t, ta, groupName, ana, bo)
 
 	b := xssBrowser(t, ta)
-	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"))
+	b.do("start a broadcast", chromedp.Navigate(ta.URL+"/broadcasts/new"), chromedp.Click(xpathText("button", "Start a new broadcast")))
 	b.waitFor("step 1", `document.querySelector('#wizard[data-step="1"]') !== null`)
 	b.setMarker()
 	b.retype("Name", bcName)
