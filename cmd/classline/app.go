@@ -151,6 +151,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	tplSvc := &templates.Service{DB: database, Gateway: gateway}
 	go snoozeLoop(runCtx, database, msgSvc, logger, 20*time.Second)
 	go unsentLoop(runCtx, msgSvc, logger, cmp.Or(o.UnsentEvery, 15*time.Second))
+	go statusCheckLoop(runCtx, msgSvc, logger)
 	go senderSyncLoop(runCtx, gateway, database, logger)
 	go templateSyncLoop(runCtx, tplSvc, logger)
 	// Imports a stopped process left half done: resumed in the background,

@@ -119,3 +119,25 @@ func unsentLoop(ctx context.Context, svc *messaging.Service, log *slog.Logger, e
 		}
 	}
 }
+
+// statusCheckLoop asks Twilio, every minute, about messages whose status
+// stood still (a status callback lost while the app was down):
+// messaging.CheckStaleStatuses.
+func statusCheckLoop(ctx context.Context, svc *messaging.Service, log *slog.Logger) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		moved, err := svc.CheckStaleStatuses(ctx, 200)
+		if err != nil && ctx.Err() == nil {
+			log.Warn("status check: some messages could not be asked about at Twilio; they are asked again later", "err", err)
+		}
+		if moved > 0 {
+			log.Info("statuses caught up from Twilio (their callbacks were lost)", "count", moved)
+		}
+	}
+}
