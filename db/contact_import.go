@@ -356,13 +356,25 @@ type ImportProgress struct {
 	Processed, Created, Updated, Unchanged, Consents int
 }
 
-// AddContactImportProgressTx adds a batch's counts, in the batch's transaction.
-func AddContactImportProgressTx(ctx context.Context, q Querier, id int64, p ImportProgress) error {
-	_, err := q.Exec(ctx, `UPDATE contact_imports SET processed = processed + $2, created = created + $3,
-		updated = updated + $4, unchanged = unchanged + $5, consents = consents + $6, heartbeat_at = now() WHERE id = $1`,
-		id, p.Processed, p.Created, p.Updated, p.Unchanged, p.Consents)
+// ErrImportTakenOver means another worker moved the import on since this
+// one last wrote: this worker was taken for stopped and must not go on.
+var ErrImportTakenOver = errors.New("contact import taken over by another worker")
+
+// AddContactImportProgressTx adds a batch's counts, in the batch's
+// transaction, provided the import still stands where this worker left it
+// (processed rows = before); otherwise ErrImportTakenOver, and the caller
+// rolls the batch back. The row lock makes a concurrent writer wait and
+// then see the other's count.
+func AddContactImportProgressTx(ctx context.Context, q Querier, id int64, before int, p ImportProgress) error {
+	tag, err := q.Exec(ctx, `UPDATE contact_imports SET processed = processed + $2, created = created + $3,
+		updated = updated + $4, unchanged = unchanged + $5, consents = consents + $6, heartbeat_at = now()
+		WHERE id = $1 AND status = 'running' AND processed = $7`,
+		id, p.Processed, p.Created, p.Updated, p.Unchanged, p.Consents, before)
 	if err != nil {
 		return fmt.Errorf("db: contact import %d progress: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("db: contact import %d progress at %d rows: %w", id, before, ErrImportTakenOver)
 	}
 	return nil
 }

@@ -324,8 +324,13 @@ func (s *Service) run(ctx context.Context, id int64) error {
 		}
 		batch := good[start:min(start+size, len(good))]
 		if err := s.DB.InTx(ctx, func(tx pgx.Tx) error {
-			return writeBatch(ctx, tx, id, batch, ci.GroupID, source, ci.CreatedBy)
-		}); err != nil {
+			return writeBatch(ctx, tx, id, len(bad)+start, batch, ci.GroupID, source, ci.CreatedBy)
+		}); errors.Is(err, db.ErrImportTakenOver) {
+			// This worker was quiet long enough to be taken for stopped;
+			// the one that took over finishes the import.
+			s.log().Warn("contact import taken over by another worker; stopping this one", "import_id", id, "at_row", len(bad)+start)
+			return nil
+		} else if err != nil {
 			return fmt.Errorf("contact import %d, rows from line %d: %w", id, batch[0].Line, err)
 		}
 		if s.AfterBatch != nil {
@@ -374,7 +379,9 @@ func fromStored(s Stored, onlyKeys map[string]string) db.ImportContact {
 		Channel: s.Channel, WhatsAppCapable: s.WhatsAppCapable, Custom: custom}
 }
 
-func writeBatch(ctx context.Context, tx pgx.Tx, id int64, batch []Valid, groupID *int64, source string, by *int64) error {
+// writeBatch writes one batch; before is the import's processed count it
+// expects to find (rows already written or refused).
+func writeBatch(ctx context.Context, tx pgx.Tx, id int64, before int, batch []Valid, groupID *int64, source string, by *int64) error {
 	phones := make([]string, len(batch))
 	for i, v := range batch {
 		phones[i] = v.Phone
@@ -416,7 +423,7 @@ func writeBatch(ctx context.Context, tx pgx.Tx, id int64, batch []Valid, groupID
 	if err != nil {
 		return err
 	}
-	return db.AddContactImportProgressTx(ctx, tx, id, db.ImportProgress{
+	return db.AddContactImportProgressTx(ctx, tx, id, before, db.ImportProgress{
 		Processed: len(batch), Created: created, Updated: updated, Unchanged: len(batch) - created - updated, Consents: nc,
 	})
 }

@@ -2,7 +2,9 @@ package contactimport_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/classline/classline/db"
@@ -70,5 +72,67 @@ func TestImportResumeAfterStop(t *testing.T) {
 	_ = svc.Run(cctx, id2)
 	if ci, _ := d.ContactImportByID(ctx, id2); ci.Status != "running" {
 		t.Fatalf("cancelled import status %q", ci.Status)
+	}
+}
+
+// A worker that went quiet for StaleAfter while still running (a long
+// pause, a very slow machine) loses its import to another process, which
+// finishes it. When the first wakes, it must not write its next batches
+// again: counts past the file, consent events twice.
+func TestImportStalledWorkerStopsAfterTakeover(t *testing.T) {
+	d := dbtest.New(t)
+	ctx := context.Background()
+	actor, err := d.CreateUser(ctx, db.NewUser{Email: "stall@example.org", Name: "S", Role: "admin", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := "name,phone,marketing consent\nA,+15554020001,yes\nB,+15554020002,yes\nbad,1,yes\nC,+15554020003,yes\nD,+15554020004,no\nE,+15554020005,yes\nF,+15554020006,no\n"
+	other := &contactimport.Service{DB: d, Region: "US", BatchSize: 2}
+	var takeover error
+	var once sync.Once
+	stalled := &contactimport.Service{DB: d, Region: "US", BatchSize: 2, AfterBatch: func(id int64, _ int) {
+		once.Do(func() {
+			// Quiet past StaleAfter: another process claims the import and
+			// finishes it before this one goes on.
+			if _, err := d.Pool.Exec(ctx, `UPDATE contact_imports SET heartbeat_at = now() - interval '5 minutes' WHERE id = $1`, id); err != nil {
+				takeover = err
+				return
+			}
+			contactimport.ForgetRunning(id)
+			ok, err := other.ClaimStale(ctx, id)
+			if err != nil || !ok {
+				takeover = fmt.Errorf("takeover claim: %v %v", ok, err)
+				return
+			}
+			takeover = other.Run(ctx, id)
+		})
+	}}
+	id, err := stalled.Upload(ctx, actor, "s.csv", strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.Start(ctx, actor, id, contactimport.StartInput{Mapping: contactimport.Mapping{"name", "phone", "consent_marketing"}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.Run(ctx, id); err != nil {
+		t.Fatalf("the stalled worker: %v", err)
+	}
+	if takeover != nil {
+		t.Fatalf("the other worker: %v", takeover)
+	}
+	ci, err := d.ContactImportByID(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.Status != "done" || ci.Processed != 7 || ci.Created != 6 || ci.Failed != 1 || ci.Consents != 6 {
+		t.Errorf("import after a takeover: status %s, processed %d, created %d, failed %d, consents %d; want done, 7, 6, 1, 6",
+			ci.Status, ci.Processed, ci.Created, ci.Failed, ci.Consents)
+	}
+	var events int
+	if err := d.Pool.QueryRow(ctx, `SELECT count(*) FROM consent_events`).Scan(&events); err != nil {
+		t.Fatal(err)
+	}
+	if events != 6 {
+		t.Errorf("%d consent events, want 6 (one per row with an answer)", events)
 	}
 }
