@@ -157,7 +157,7 @@ func startApp(ctx context.Context, cfg config.Config, o appOptions) (*app, error
 	// Imports a stopped process left half done: resumed in the background,
 	// tracked like any import so shutdown waits for them between batches.
 	importSvc := &contactimport.Service{DB: database, Region: cfg.DefaultRegion, Log: logger}
-	go importResumeLoop(runCtx, importSvc, func(id int64) { importSvc.RunInBackground(id, msgSvc.Go, a.done) }, logger, contactimport.StaleAfter)
+	go importResumeLoop(runCtx, importSvc, func(id int64) { importSvc.RunInBackground(id, msgSvc.Go, a.done) }, logger, contactimport.StaleAfter/3)
 	a.gw = gateway
 	// media: begin (wiring of the attachment service)
 	mediaSvc := &media.Service{

@@ -21,8 +21,11 @@ import (
 const DefaultBatchSize = 1000
 
 // StaleAfter is how long a running import may go without progress before
-// another worker (after a restart) takes it over.
-const StaleAfter = time.Minute
+// another worker (after a restart) takes it over. Short, so an import a
+// crash interrupted goes on within seconds; a worker that was only slow
+// and is taken over stops at its next batch (the progress fence), so a
+// takeover too early costs nothing but the batch in hand.
+const StaleAfter = 30 * time.Second
 
 // RunTimeout bounds one background run (200,000 rows take well under a
 // minute); a run stopped by it stays "running" and is taken over later.
