@@ -331,19 +331,12 @@ func envOr(k, def string) string {
 // pruneLoop removes expired sessions and old sign-in attempts hourly; every
 // instance may run it, deletes are idempotent.
 func pruneLoop(ctx context.Context, d *db.DB, log *slog.Logger) {
-	t := time.NewTicker(time.Hour)
-	defer t.Stop()
-	for {
+	every(ctx, time.Hour, func() {
 		// Kept 30 days: long past the 15-minute throttle window, useful for audit.
 		if n, err := d.PruneAuth(ctx, 30*24*time.Hour); err != nil && ctx.Err() == nil {
 			log.Warn("prune sessions", "err", err)
 		} else if n > 0 {
 			log.Info("pruned expired sessions and old sign-in attempts", "rows", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
